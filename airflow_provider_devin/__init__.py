@@ -1,0 +1,121 @@
+"""Apache Airflow provider for Devin, Cognition's AI software engineer.
+
+Importing this package is cheap on purpose: DAG files import it on every parse, so the
+heavy parts (requests, tenacity, httpx) load only inside the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_devin.__version__ import __version__
+
+__all__ = ["__version__", "get_provider_info"]
+
+MIN_AIRFLOW_VERSION = "2.11.0"
+
+
+def _check_airflow_version() -> None:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
+        return
+    try:
+        installed = version("apache-airflow-core")
+    except PackageNotFoundError:
+        try:
+            installed = version("apache-airflow")
+        except PackageNotFoundError:
+            return  # not installed as a distribution (e.g. a source checkout); let imports decide
+    release = tuple(int(part) for part in _leading_numbers(installed))
+    minimum = tuple(int(part) for part in MIN_AIRFLOW_VERSION.split("."))
+    if release < minimum:
+        raise RuntimeError(
+            f"airflow-provider-devin {__version__} needs Apache Airflow >= {MIN_AIRFLOW_VERSION}, "
+            f"but Airflow {installed} is installed. Upgrade Airflow or pin an older provider release."
+        )
+
+
+def _leading_numbers(release: str) -> list[str]:
+    parts: list[str] = []
+    for chunk in release.split(".")[:3]:
+        digits = ""
+        for char in chunk:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        parts.append(digits)
+    return parts or ["0"]
+
+
+_check_airflow_version()
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": "airflow-provider-devin",
+        "name": "Devin",
+        "description": "Delegate software work to `Devin <https://devin.ai>`__ from Airflow DAGs, "
+        "retry-safe and deferrable.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Devin",
+                "external-doc-url": "https://docs.devin.ai/api-reference/overview",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.hooks.devin"]},
+        ],
+        "operators": [
+            {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.operators.devin"]},
+        ],
+        "sensors": [
+            {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.sensors.devin"]},
+        ],
+        "triggers": [
+            {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.triggers.devin"]},
+        ],
+        "extra-links": ["airflow_provider_devin.links.devin.DevinSessionLink"],
+        "connection-types": [
+            {
+                "connection-type": "devin",
+                "hook-class-name": "airflow_provider_devin.hooks.devin.DevinHook",
+                "hook-name": "Devin",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "placeholders": {
+                        "host": "https://api.devin.ai",
+                        "password": "apk_user_... or apk_...",
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["integer", "number", "null"], "minimum": 1, "default": 30},
+                        "description": "Read timeout for one HTTP request to Devin.",
+                    },
+                    "connect_timeout": {
+                        "label": "Connect timeout (s)",
+                        "schema": {"type": ["integer", "number", "null"], "minimum": 0.1, "default": 10},
+                        "description": "TCP/TLS connect timeout.",
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
+                        "description": "Retries after the first attempt, for failures that are safe to retry.",
+                    },
+                    "max_retry_wait": {
+                        "label": "Max wait between retries (s)",
+                        "schema": {"type": ["integer", "number", "null"], "minimum": 0, "default": 60},
+                        "description": "Cap on backoff and on a server's Retry-After.",
+                    },
+                },
+            }
+        ],
+    }

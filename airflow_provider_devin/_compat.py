@@ -1,0 +1,69 @@
+"""Every Airflow 2 <-> 3 import switch, and nothing else.
+
+Airflow 3 moved the authoring API to ``airflow.sdk``; the old paths still import there but emit
+``DeprecatedImportWarning`` (a FutureWarning). Airflow 2.11 has only the old paths.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.sdk.definitions.context import Context
+
+    AIRFLOW_V3 = True
+except ImportError:  # Airflow 2.11
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
+
+    AIRFLOW_V3 = False
+
+try:
+    from airflow.sdk.exceptions import AirflowException
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import AirflowException  # type: ignore[no-redef]
+
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow 2.11
+    from airflow.configuration import conf  # type: ignore[no-redef]
+
+try:
+    from airflow.sdk.log import mask_secret
+except ImportError:  # Airflow 2.11
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from airflow.models.connection import Connection
+
+
+async def aget_connection(conn_id: str) -> Connection:
+    """Fetch a connection without blocking the triggerer's event loop.
+
+    Task SDK 1.3.2+ has ``BaseHook.aget_connection``; older versions get the sync lookup run
+    in a worker thread (calling it directly on the loop deadlocks on Airflow 3).
+    """
+    aget = getattr(BaseHook, "aget_connection", None)
+    if aget is not None:
+        return await aget(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+__all__ = [
+    "AIRFLOW_V3",
+    "AirflowException",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "Context",
+    "aget_connection",
+    "conf",
+    "mask_secret",
+]
+

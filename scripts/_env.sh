@@ -1,0 +1,41 @@
+# Shared by scripts/demo and scripts/test: build .venv from nothing (only python3.11 needed).
+# Sourced, not executed.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO_ROOT/.venv"
+CONSTRAINTS="$REPO_ROOT/constraints/airflow-3.3.2-py3.11.txt"
+UV="$REPO_ROOT/.venv/bin/uv"
+
+pick_python() {
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  echo "python3.11 not found on PATH" >&2
+  return 1
+}
+
+ensure_uv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    "$(pick_python)" -m venv "$VENV"
+  fi
+  if [ ! -x "$UV" ]; then
+    echo "==> installing uv into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
+  fi
+}
+
+ensure_env() {
+  ensure_uv
+  local stamp="$VENV/.installed-$(cat "$REPO_ROOT/pyproject.toml" "$CONSTRAINTS" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing airflow-provider-devin with Airflow 3.3.2 (pinned by $CONSTRAINTS)"
+    "$UV" pip install --quiet --python "$VENV/bin/python" -c "$CONSTRAINTS" \
+      -e "$REPO_ROOT[dev,emulator]" || return 1
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
