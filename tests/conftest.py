@@ -1,0 +1,40 @@
+"""Test-wide Airflow settings.
+
+Each pytest process gets its own AIRFLOW_HOME (and SQLite metadata DB) so that parallel runs on
+one machine never share state; the environment must be set before anything imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+if "DEVIN_TESTS_AIRFLOW_HOME" in os.environ:
+    _airflow_home = Path(os.environ["DEVIN_TESTS_AIRFLOW_HOME"])
+    _airflow_home.mkdir(parents=True, exist_ok=True)
+else:
+    _airflow_home = Path(tempfile.mkdtemp(prefix="airflow-devin-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_airflow_home)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags_examples")
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata DB for tests that run ``dag.test()``; built once per pytest process."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _airflow_home
