@@ -22,9 +22,9 @@ except ImportError:  # Airflow 2.11
     AIRFLOW_V3 = False
 
 try:
-    from airflow.sdk.exceptions import AirflowException
+    from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 except ImportError:  # Airflow 2.11
-    from airflow.exceptions import AirflowException  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowException, AirflowSensorTimeout  # type: ignore[no-redef]
 
 try:
     from airflow.sdk.configuration import conf
@@ -57,6 +57,7 @@ async def aget_connection(conn_id: str) -> Connection:
 __all__ = [
     "AIRFLOW_V3",
     "AirflowException",
+    "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -64,6 +65,19 @@ __all__ = [
     "Context",
     "aget_connection",
     "conf",
+    "get_xcom_value",
     "mask_secret",
 ]
 
+
+def get_xcom_value(ti_key: Any, key: str) -> Any:
+    """Read one XCom of a task instance (used by operator links).
+
+    Imported lazily: the XCom machinery is heavy and DAG files import the operator modules on
+    every parse.
+    """
+    try:
+        from airflow.sdk.execution_time.xcom import XCom
+    except ImportError:  # Airflow 2.11
+        from airflow.models.xcom import XCom  # type: ignore[no-redef]
+    return XCom.get_value(ti_key=ti_key, key=key)
