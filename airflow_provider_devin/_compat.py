@@ -6,7 +6,7 @@ Airflow 3 moved the authoring API to ``airflow.sdk``; the old paths still import
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 try:
     from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
@@ -14,7 +14,7 @@ try:
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.11
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
@@ -36,11 +36,8 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
-if TYPE_CHECKING:
-    from airflow.models.connection import Connection
 
-
-async def aget_connection(conn_id: str) -> Connection:
+async def aget_connection(conn_id: str) -> Any:
     """Fetch a connection without blocking the triggerer's event loop.
 
     Task SDK 1.3.2+ has ``BaseHook.aget_connection``; older versions get the sync lookup run

@@ -1,0 +1,109 @@
+"""Errors raised by the Devin provider.
+
+Every failure that comes back from Devin (or never comes back) is a :class:`DevinAPIError`, a
+subclass of ``AirflowException`` so Airflow fails or retries the task as usual. The message is a
+sentence an on-call engineer can act on: what was attempted, what Devin said, what to check. It
+never contains the API key: errors are built only from the method, the path and the response body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_devin._compat import AirflowException
+
+__all__ = [
+    "DevinAPIError",
+    "DevinAuthError",
+    "DevinConnectionError",
+    "DevinNotFoundError",
+    "DevinRateLimitError",
+    "DevinResponseError",
+    "DevinServerError",
+    "DevinValidationError",
+]
+
+
+class DevinAPIError(AirflowException):
+    """A Devin API call failed.
+
+    :param message: The full, human-readable message.
+    :param operation: What was attempted, in words (``"get session devin-abc"``).
+    :param method: The HTTP method.
+    :param path: The request path (no host, no query string).
+    :param status_code: The HTTP status, or ``None`` when no response arrived.
+    :param detail: Devin's own ``detail`` (a string, or the 422 list), if any.
+    :param retry_after: Seconds the server asked us to wait (``Retry-After``), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        method: str,
+        path: str,
+        status_code: int | None = None,
+        detail: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.method = method
+        self.path = path
+        self.status_code = status_code  # type: ignore[assignment]  # AirflowException declares an HTTPStatus
+        self.detail = detail
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the error picklable (Airflow ships exceptions across processes).
+        return (_rebuild_error, (type(self), str(self), self.__dict__.copy()))
+
+
+def _rebuild_error(cls: type[DevinAPIError], message: str, state: dict[str, Any]) -> DevinAPIError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class DevinAuthError(DevinAPIError):
+    """401 or 403: the key is missing, wrong, revoked, or lacks permission (never retried)."""
+
+
+class DevinNotFoundError(DevinAPIError):
+    """404: the session, note, playbook or secret does not exist for this key (never retried)."""
+
+
+class DevinValidationError(DevinAPIError):
+    """422: Devin rejected the request body; :attr:`errors` holds its ``detail`` list (never retried)."""
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The FastAPI-style ``detail`` items: ``{"loc": [...], "msg": ..., "type": ...}``."""
+        return [item for item in self.detail if isinstance(item, dict)] if isinstance(self.detail, list) else []
+
+
+class DevinRateLimitError(DevinAPIError):
+    """429: too many requests; retried for every method, honouring ``Retry-After``."""
+
+
+class DevinServerError(DevinAPIError):
+    """5xx: Devin failed; retried only when repeating the call cannot duplicate work."""
+
+
+class DevinResponseError(DevinAPIError):
+    """A 2xx response whose body is not the JSON Devin documents (e.g. truncated)."""
+
+
+class DevinConnectionError(DevinAPIError):
+    """No HTTP response: connection refused, timed out, or dropped.
+
+    :attr:`request_sent` tells whether the request may have reached Devin: ``False`` for a refused
+    connection or a connect timeout (safe to repeat), ``True`` for a read timeout or a reset after
+    sending (repeating a write could do it twice).
+    """
+
+    def __init__(self, message: str, *, request_sent: bool, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.request_sent = request_sent

@@ -1,0 +1,158 @@
+"""The async path (httpx) used on the triggerer.
+
+A triggerer may hold hundreds of Devin waits in one event loop. Instead of one TCP+TLS connection
+per poll, every trigger of a loop that uses the same connection settings leases one shared
+``httpx.AsyncClient`` (keep-alive pool); the last lease to leave closes it, so nothing outlives its
+users and no socket leaks when triggers start, finish or are cancelled at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import httpx
+import tenacity
+
+from airflow_provider_devin.api_types import SessionDetails, SessionSummary
+from airflow_provider_devin.hooks import _endpoints as endpoints
+from airflow_provider_devin.hooks._http import NO_BODY, ApiRequest, connection_error, interpret_response
+from airflow_provider_devin.hooks._retry import retry_arguments
+from airflow_provider_devin.hooks._settings import ConnectionSettings
+
+# At most this many sockets per shared client; requests beyond it wait for a free one.
+_POOL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=60.0)
+
+
+class _SharedClient:
+    __slots__ = ("client", "users")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.users = 0
+
+
+_shared_clients: dict[tuple[int, str, str, int, str], _SharedClient] = {}
+
+
+def open_client_count() -> int:
+    """How many shared async clients are open in this process (for tests and benchmarks)."""
+    return len(_shared_clients)
+
+
+@asynccontextmanager
+async def lease_client(settings: ConnectionSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """Lease the event loop's shared client for ``settings``; closed when the last lease ends."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), settings.conn_id, settings.base_url, hash(settings.api_key), str(settings.verify))
+    shared = _shared_clients.get(key)
+    if shared is None or shared.client.is_closed:
+        # No await between the lookup and the insert: concurrent triggers cannot build two clients.
+        shared = _SharedClient(_new_client(settings))
+        _shared_clients[key] = shared
+    shared.users += 1
+    try:
+        yield shared.client
+    finally:
+        shared.users -= 1
+        if shared.users == 0:
+            if _shared_clients.get(key) is shared:
+                del _shared_clients[key]
+            await shared.client.aclose()
+
+
+def _new_client(settings: ConnectionSettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        headers=settings.headers("async"),
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=settings.timeout),
+        verify=settings.ssl_context(),
+        limits=_POOL_LIMITS,
+        follow_redirects=False,
+    )
+
+
+class AsyncDevinAPI:
+    """Async Devin calls over a leased client; obtained from :meth:`DevinHook.async_api`.
+
+    :param settings: The connection settings.
+    :param client: The leased shared client.
+    :param logger: Where retries are logged.
+    :param sleep: The coroutine used to wait between retries (tests pass a fake clock).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        client: httpx.AsyncClient,
+        logger: Any,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._log = logger
+        self._sleep = sleep
+
+    async def get_session(self, session_id: str) -> SessionDetails:
+        """Fetch a session's details (``GET /v1/sessions/{session_id}``).
+
+        :param session_id: The session id as Devin returned it (``devin-…``).
+        """
+        return cast(SessionDetails, await self.call(endpoints.get_session(session_id)))
+
+    async def list_sessions(
+        self, tags: list[str] | None = None, user_email: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[SessionSummary]:
+        """List sessions, optionally filtered by tags and creator email.
+
+        :param tags: Only sessions carrying these tags.
+        :param user_email: Only sessions created by this user.
+        :param limit: Page size.
+        :param offset: Items to skip.
+        """
+        body = await self.call(endpoints.list_sessions(tags, user_email, limit, offset))
+        return cast(list[SessionSummary], (body or {}).get("sessions", []))
+
+    async def terminate_session(self, session_id: str) -> str | None:
+        """Terminate a session (irreversible); returns Devin's ``detail``.
+
+        :param session_id: The session to end.
+        """
+        return endpoints.read_detail(await self.call(endpoints.terminate_session(session_id)))
+
+    async def call(self, request: ApiRequest) -> Any:
+        """Send ``request`` under the shared retry policy and return the decoded body."""
+        async for attempt in tenacity.AsyncRetrying(
+            **retry_arguments(request, self._settings.retry, self._log, self._sleep)
+        ):
+            with attempt:
+                return await self._send_once(request)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _send_once(self, request: ApiRequest) -> Any:
+        started = time.monotonic()
+        try:
+            response = await self._client.request(
+                request.method,
+                request.path,
+                params=request.params or None,
+                json=None if request.json_body is NO_BODY else request.json_body,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+            raise connection_error(request, type(err).__name__, request_sent=False) from None
+        except httpx.TransportError as err:
+            # Read timeout, reset or protocol error after the request went out: Devin may have acted on it.
+            raise connection_error(request, type(err).__name__, request_sent=True) from None
+        if self._log.isEnabledFor(logging.DEBUG):
+            self._log.debug(
+                "Devin API %s %s -> %s in %.0f ms",
+                request.method,
+                request.path,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+        return interpret_response(request, response.status_code, response.headers, response.content)

@@ -1,0 +1,165 @@
+"""Reading the ``devin`` Airflow connection into typed settings (shared by sync and async paths)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_devin.__version__ import __version__
+from airflow_provider_devin._compat import AirflowException
+from airflow_provider_devin.hooks._retry import RetrySettings
+
+DEFAULT_BASE_URL = "https://api.devin.ai"
+DEFAULT_WEB_URL = "https://app.devin.ai"
+USER_AGENT = f"airflow-provider-devin/{__version__}"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the HTTP layer needs, read once from the connection.
+
+    The key is excluded from ``repr`` so it never lands in a log line or a traceback.
+    """
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    web_url: str = DEFAULT_WEB_URL
+    verify: bool | str = True
+
+    def headers(self, flavour: str) -> dict[str, str]:
+        """Request headers for the ``sync`` or ``async`` client."""
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"{USER_AGENT} ({flavour})",
+        }
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """``verify`` for httpx: a context for a CA-bundle path, else the boolean."""
+        if isinstance(self.verify, str):
+            return ssl.create_default_context(cafile=self.verify)
+        return self.verify
+
+
+def is_loopback(hostname: str | None) -> bool:
+    """Whether ``hostname`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_base_url(host: str | None, port: int | None, conn_id: str) -> str:
+    """The base URL from the connection's host (and port). Plain ``http://`` only for loopback."""
+    raw = (host or "").strip()
+    if not raw:
+        return DEFAULT_BASE_URL
+    if "://" not in raw:
+        bare = urlsplit(f"//{raw}").hostname
+        raw = f"{'http' if is_loopback(bare) else 'https'}://{raw}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: host must be a URL such as {DEFAULT_BASE_URL}, got {host!r}."
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: refusing plain http:// for {parts.hostname!r}; the API key would "
+            "travel unencrypted. Use https://, or a loopback host (127.0.0.1, localhost) for a local emulator."
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _number(extras: dict[str, Any], name: str, default: float, conn_id: str, minimum: float) -> float:
+    value = extras.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra {name!r} must be a number, got {value!r}."
+        ) from None
+    if number < minimum:
+        raise AirflowException(f"Devin connection {conn_id!r}: extra {name!r} must be >= {minimum}, got {value!r}.")
+    return number
+
+
+def _verify(value: Any) -> bool | str:
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    return text  # a CA bundle path
+
+
+def settings_from_connection(
+    conn: Any, conn_id: str, *, timeout: float | None = None, max_retries: int | None = None
+) -> ConnectionSettings:
+    """Build settings from an Airflow ``Connection`` (explicit hook arguments win over extras)."""
+    api_key = (conn.password or "").strip()
+    if not api_key:
+        raise AirflowException(
+            f"Devin connection {conn_id!r} has no API key: put the key (apk_user_… or apk_…) in its password field."
+        )
+    if api_key.startswith("cog_"):
+        log.warning(
+            "Devin connection %r holds a cog_ key: those work only with Devin's v3 API; v1 calls will be refused.",
+            conn_id,
+        )
+    extras = _extras(conn)
+    base_url = normalise_base_url(conn.host, conn.port, conn_id)
+    on_devin_cloud = urlsplit(base_url).hostname == urlsplit(DEFAULT_BASE_URL).hostname
+    default_web = DEFAULT_WEB_URL if on_devin_cloud else base_url
+    retry = RetrySettings(
+        max_retries=int(max_retries if max_retries is not None else _number(extras, "max_retries", 5, conn_id, 0)),
+        max_wait=_number(extras, "max_retry_wait", 60.0, conn_id, 0),
+        initial_wait=_number(extras, "initial_retry_wait", 1.0, conn_id, 0),
+    )
+    return ConnectionSettings(
+        conn_id=conn_id,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=float(timeout) if timeout is not None else _number(extras, "timeout", 30.0, conn_id, 0.001),
+        connect_timeout=_number(extras, "connect_timeout", 10.0, conn_id, 0.001),
+        retry=retry,
+        web_url=str(extras.get("web_url") or default_web).rstrip("/"),
+        verify=_verify(extras.get("verify")),
+    )
+
+
+def _extras(conn: Any) -> dict[str, Any]:
+    extra = getattr(conn, "extra_dejson", None)
+    if isinstance(extra, dict):
+        return extra
+    raw = getattr(conn, "extra", None)
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

@@ -1,0 +1,114 @@
+"""Client-side checks run before any request, shared by the hook and the operators.
+
+Each raises ``ValueError`` naming the field and saying what was expected, so bad input fails
+before anything remote happens (and before any ACU is spent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "MAX_SCHEMA_BYTES",
+    "MAX_TAGS",
+    "require_id",
+    "require_text",
+    "validate_id_list",
+    "validate_max_acu_limit",
+    "validate_session_secrets",
+    "validate_structured_output_schema",
+    "validate_tags",
+]
+
+MAX_TAGS = 50
+MAX_SCHEMA_BYTES = 64 * 1024
+
+
+def require_text(field: str, value: object) -> str:
+    """Return ``value`` if it is a non-blank string, else raise ``ValueError`` naming ``field``."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a string, got {type(value).__name__}.")
+    if not value.strip():
+        raise ValueError(f"{field} must not be empty.")
+    return value
+
+
+def require_id(field: str, value: object) -> str:
+    """Return ``value`` if it is a usable id (non-blank, no ``/``), else raise ``ValueError``."""
+    text = require_text(field, value).strip()
+    if "/" in text or any(char.isspace() for char in text):
+        raise ValueError(f"{field} must be a Devin id such as 'devin-1a2b…', got {value!r}.")
+    return text
+
+
+def validate_tags(tags: Iterable[str] | None, field: str = "tags") -> list[str] | None:
+    """Check a tag list: strings, non-empty, at most 50 (the documented cap)."""
+    if tags is None:
+        return None
+    if isinstance(tags, str):
+        raise ValueError(f"{field} must be a list of strings, not a single string ({tags!r}).")
+    result = list(tags)
+    for tag in result:
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValueError(f"{field} must contain only non-empty strings, got {tag!r}.")
+    if len(result) > MAX_TAGS:
+        raise ValueError(f"{field} has {len(result)} items; Devin accepts at most {MAX_TAGS}.")
+    return result
+
+
+def validate_id_list(field: str, ids: Iterable[str] | None) -> list[str] | None:
+    """Check an id list. ``None`` means "use all" and ``[]`` means "use none": both are kept as given."""
+    if ids is None:
+        return None
+    if isinstance(ids, str):
+        raise ValueError(f"{field} must be a list of ids, not a single string ({ids!r}).")
+    return [require_id(f"{field}[{index}]", item) for index, item in enumerate(ids)]
+
+
+def validate_structured_output_schema(schema: object, field: str = "structured_output_schema") -> dict[str, Any]:
+    """Check a JSON Schema (Draft 7) for structured output: a JSON object of at most 64 KB."""
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"{field} must be a JSON Schema object (a dict), got {type(schema).__name__}.")
+    try:
+        encoded = json.dumps(schema, separators=(",", ":"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{field} is not JSON-serialisable: {err}.") from err
+    size = len(encoded.encode())
+    if size > MAX_SCHEMA_BYTES:
+        raise ValueError(f"{field} is {size} bytes serialised; Devin accepts at most {MAX_SCHEMA_BYTES} (64 KB).")
+    return dict(schema)
+
+
+def validate_max_acu_limit(value: object, field: str = "max_acu_limit") -> int | None:
+    """Check an ACU ceiling: a positive integer or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be a positive integer, got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"{field} must be greater than 0, got {value}.")
+    return value
+
+
+def validate_session_secrets(secrets: object, field: str = "session_secrets") -> list[dict[str, Any]] | None:
+    """Check session secrets: a list of ``{key, value, sensitive?}``, or a ``{key: value}`` mapping."""
+    if secrets is None:
+        return None
+    if isinstance(secrets, Mapping):
+        items: list[Any] = [{"key": key, "value": value, "sensitive": True} for key, value in secrets.items()]
+    elif isinstance(secrets, (list, tuple)):
+        items = list(secrets)
+    else:
+        raise ValueError(f"{field} must be a list of {{key, value, sensitive}} dicts or a mapping of key to value.")
+    result: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{field}[{index}] must be a dict with 'key' and 'value'.")
+        key = require_text(f"{field}[{index}].key", item.get("key"))
+        value = item.get("value")
+        if not isinstance(value, str):
+            raise ValueError(f"{field}[{index}].value (for key {key!r}) must be a string.")
+        result.append({"key": key, "value": value, "sensitive": bool(item.get("sensitive", True))})
+    return result
