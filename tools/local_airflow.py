@@ -1,0 +1,426 @@
+"""A real local Airflow 3 deployment for the demo and the end-to-end tests.
+
+Four components, each its own process group: ``api-server``, ``scheduler``, ``dag-processor`` and
+``triggerer`` (not ``airflow standalone``, which does not stop its children on SIGTERM). SQLite and
+the LocalExecutor, everything in one ``AIRFLOW_HOME`` that the caller owns, the API on a free
+loopback port, and no log-serving sockets (the components share the filesystem, so the
+api-server reads task and trigger logs from disk; serve-logs would otherwise bind 8793/8794 on
+every interface).
+
+Usage::
+
+    with LocalAirflow(home, dags_folder, extra_env={"AIRFLOW_CONN_DEVIN_DEFAULT": uri}) as af:
+        af.wait_for_dag("my_dag")
+        run_id = af.trigger_dag("my_dag", conf={...})
+        state = af.wait_for_run("my_dag", run_id, timeout=120)
+
+``stop()`` (also run by ``__exit__`` and at interpreter exit) terminates every process the
+deployment started, including task processes that moved to their own process group, and reports
+anything still alive or any port still bound.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+# Flags that keep a component from opening a log server on 0.0.0.0.
+_COMPONENT_ARGS: dict[str, list[str]] = {
+    "api-server": ["--workers", "1"],
+    "scheduler": ["--skip-serve-logs"],
+    "dag-processor": [],
+    "triggerer": ["--skip-serve-logs"],
+}
+
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+
+
+class DeploymentError(RuntimeError):
+    """The local deployment could not start, or a component died."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel's choice for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_listening(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something still listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _airflow_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "airflow", *args]
+
+
+@dataclass
+class Component:
+    """One running Airflow component."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class StopReport:
+    """What ``stop()`` found: processes that survived SIGKILL and ports still bound (both empty when clean)."""
+
+    survivors: list[int] = field(default_factory=list)
+    bound_ports: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.survivors and not self.bound_ports
+
+
+class LocalAirflow:
+    """Start, drive and stop a four-process Airflow 3 deployment.
+
+    :param home: the AIRFLOW_HOME; created if missing, wiped first when ``fresh``.
+    :param dags_folder: folder the dag-processor parses.
+    :param extra_env: variables added to every component's environment (connections, for example).
+    :param parallelism: ``[core] parallelism`` (LocalExecutor worker processes).
+    :param fresh: remove ``home`` before starting, for a new metadata DB.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        dags_folder: str | os.PathLike[str],
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        parallelism: int = 4,
+        fresh: bool = True,
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.dags_folder = Path(dags_folder).resolve()
+        self.extra_env = dict(extra_env or {})
+        self.parallelism = parallelism
+        self.fresh = fresh
+        self.port = 0
+        self.components: dict[str, Component] = {}
+        self._client: httpx.Client | None = None
+        self._stopped = True
+        self._known_pids: set[int] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "airflow.db"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every component runs with (no AIRFLOW_* variable leaks in from outside)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        # Four fresh interpreters import all of Airflow at once on a small machine: let them cache
+        # bytecode (under .venv, ignored by git) so every later start is several times faster.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": f"{self.api_url}/",
+                "AIRFLOW__API__WORKERS": "1",
+                # Parse new and changed DAG files within seconds, not minutes.
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                # Belt and braces: serve-logs is skipped, but never let it take the shared defaults.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 180.0) -> LocalAirflow:
+        """Migrate the DB, start the four components and wait until the API reports them healthy."""
+        if self.fresh and self.home.exists():
+            shutil.rmtree(self.home)
+        (self.home / "components").mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        env = self.environment()
+        self._stopped = False
+        atexit.register(self.stop)
+
+        migrate_log = self.home / "components" / "db-migrate.log"
+        with migrate_log.open("wb") as out:
+            result = subprocess.run(
+                _airflow_argv("db", "migrate"),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+                start_new_session=True,
+                timeout=timeout,
+            )
+        if result.returncode != 0:
+            tail = "\n".join(migrate_log.read_text(errors="replace").splitlines()[-30:])
+            raise DeploymentError(f"`airflow db migrate` failed (exit {result.returncode}):\n{tail}")
+
+        for name in COMPONENTS:
+            log_path = self.home / "components" / f"{name}.log"
+            with log_path.open("wb") as out:
+                process = subprocess.Popen(
+                    _airflow_argv(name, *_COMPONENT_ARGS[name]),
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=self.home,
+                    # Own process group: a terminal Ctrl-C reaches only the driver, which then
+                    # stops each group in order; stop() can signal the whole group at once.
+                    start_new_session=True,
+                )
+            self.components[name] = Component(name, process, log_path)
+            self._known_pids.add(process.pid)
+        self._client = httpx.Client(base_url=self.api_url, timeout=30.0)
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    def __enter__(self) -> LocalAirflow:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def check_alive(self) -> None:
+        """Raise DeploymentError (with the log tail) if any component has exited."""
+        for component in self.components.values():
+            code = component.process.poll()
+            if code is not None:
+                raise DeploymentError(
+                    f"Airflow {component.name} exited with code {code}; last lines of "
+                    f"{component.log_path}:\n{component.log_tail()}"
+                )
+
+    def health(self) -> dict[str, Any]:
+        return self.api("GET", "/api/v2/monitor/health")
+
+    def wait_healthy(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                last = self.health()
+            except (httpx.HTTPError, ValueError):
+                last = None
+            if isinstance(last, dict) and all(
+                (last.get(part) or {}).get("status") == "healthy"
+                for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            ):
+                return
+            time.sleep(0.5)
+        raise DeploymentError(f"Airflow not healthy after {timeout:.0f}s; last health answer: {last}")
+
+    def _tracked_processes(self) -> list[psutil.Process]:
+        """Every live process the deployment owns: components, their descendants, and stragglers."""
+        found: dict[int, psutil.Process] = {}
+        for component in self.components.values():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(component.pid)
+                found[root.pid] = root
+                for child in root.children(recursive=True):
+                    found[child.pid] = child
+        # Task processes re-parented after their supervisor died still carry our AIRFLOW_HOME.
+        for proc in psutil.process_iter(["pid"]):
+            if proc.pid in found or proc.pid == os.getpid():
+                continue
+            with contextlib.suppress(psutil.Error):
+                if proc.environ().get("AIRFLOW_HOME") == str(self.home):
+                    found[proc.pid] = proc
+        self._known_pids.update(found)
+        return list(found.values())
+
+    def stop(self, grace: float = 15.0) -> StopReport:
+        """SIGTERM each component's process group, SIGKILL what is left after ``grace`` seconds.
+
+        Safe to call twice; returns what (if anything) survived.
+        """
+        report = StopReport()
+        if self._stopped:
+            return report
+        started = time.monotonic()
+        self._stopped = True
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        procs = self._tracked_processes()
+        for component in reversed(list(self.components.values())):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(component.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive + self._tracked_processes():
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        for component in self.components.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(component.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                component.process.wait(timeout=5)
+        psutil.wait_procs(self._tracked_processes(), timeout=5)
+        report.survivors = [p.pid for p in self._tracked_processes()]
+        if self.port and port_is_listening(self.port):
+            report.bound_ports.append(self.port)
+        report.seconds = time.monotonic() - started
+        return report
+
+    # ------------------------------------------------------------------ REST helpers
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the public REST API (auth is off: simple auth manager, all admins)."""
+        if self._client is None:
+            raise DeploymentError("the deployment is not running")
+        response = self._client.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        """Wait until the dag-processor has parsed ``dag_id``; fail fast on an import error."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                return self.api("GET", f"/api/v2/dags/{dag_id}")
+            except httpx.HTTPStatusError as err:
+                if err.response.status_code != 404:
+                    raise
+            errors = self.import_errors()
+            if errors:
+                raise DeploymentError(f"DAG files failed to import: {errors}")
+            time.sleep(0.5)
+        raise DeploymentError(f"DAG {dag_id!r} not parsed after {timeout:.0f}s")
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return list(self.api("GET", "/api/v2/importErrors").get("import_errors", []))
+
+    def trigger_dag(self, dag_id: str, conf: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
+        """Start a manual run (``logical_date`` None, as the UI does) and return its run_id."""
+        run_id = run_id or f"manual__{uuid.uuid4().hex[:12]}"
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf or {})}
+        created = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        return str(created["dag_run_id"])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return list(answer.get("task_instances", []))
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        """The XCom value, or None when it does not exist (yet)."""
+        try:
+            entry = self.api(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+                params={"map_index": map_index, "deserialize": True},
+            )
+        except httpx.HTTPStatusError as err:
+            if err.response.status_code == 404:
+                return None
+            raise
+        return entry.get("value")
+
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 300.0,
+        on_poll: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None,
+        interval: float = 1.0,
+    ) -> str:
+        """Poll until the run ends; ``on_poll(run, task_instances)`` sees every poll. Returns the state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            run = self.dag_run(dag_id, run_id)
+            tis = self.task_instances(dag_id, run_id)
+            if on_poll is not None:
+                on_poll(run, tis)
+            if run.get("state") in TERMINAL_RUN_STATES:
+                return str(run["state"])
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"run {run_id} of {dag_id} still {run.get('state')} after {timeout:.0f}s; "
+                    f"tasks: {[(ti['task_id'], ti.get('map_index'), ti.get('state')) for ti in tis]}"
+                )
+            time.sleep(interval)
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> list[Path]:
+        """Log files of one task (all attempts, and trigger logs beside them)."""
+        base = self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
+
+
+@contextlib.contextmanager
+def signals_raise_keyboard_interrupt() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so ``finally`` blocks stop the deployment."""
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
