@@ -9,7 +9,6 @@ users and no socket leaks when triggers start, finish or are cancelled at any ti
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +19,13 @@ import tenacity
 
 from airflow_provider_devin.api_types import SessionDetails, SessionSummary
 from airflow_provider_devin.hooks import _endpoints as endpoints
-from airflow_provider_devin.hooks._http import NO_BODY, ApiRequest, connection_error, interpret_response
+from airflow_provider_devin.hooks._http import (
+    NO_BODY,
+    ApiRequest,
+    connection_error,
+    interpret_response,
+    log_response,
+)
 from airflow_provider_devin.hooks._retry import retry_arguments
 from airflow_provider_devin.hooks._settings import ConnectionSettings
 
@@ -147,12 +152,5 @@ class AsyncDevinAPI:
         except httpx.TransportError as err:
             # Read timeout, reset or protocol error after the request went out: Devin may have acted on it.
             raise connection_error(request, type(err).__name__, request_sent=True) from None
-        if self._log.isEnabledFor(logging.DEBUG):
-            self._log.debug(
-                "Devin API %s %s -> %s in %.0f ms",
-                request.method,
-                request.path,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+        log_response(self._log, request, response.status_code, started)
         return interpret_response(request, response.status_code, response.headers, response.content)

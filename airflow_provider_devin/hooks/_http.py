@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,13 @@ def error_for_status(request: ApiRequest, status: int, headers: Mapping[str, str
         retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
         return DevinServerError(f"{where}: {said}. Devin had a server-side problem.", retry_after=retry_after, **common)
     return DevinAPIError(f"{where}: {said}.", **common)
+
+
+def log_response(logger: Any, request: ApiRequest, status: int, started: float) -> None:
+    """One DEBUG line per response (method, path, status, latency); never headers, so never the key."""
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.debug("Devin API %s %s -> %s in %.0f ms", request.method, request.path, status, elapsed_ms)
 
 
 def connection_error(request: ApiRequest, reason: str, *, request_sent: bool) -> DevinConnectionError:

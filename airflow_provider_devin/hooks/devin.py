@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -28,7 +27,13 @@ from airflow_provider_devin.api_types import (
     SessionSummary,
 )
 from airflow_provider_devin.hooks import _endpoints as endpoints
-from airflow_provider_devin.hooks._http import NO_BODY, ApiRequest, connection_error, interpret_response
+from airflow_provider_devin.hooks._http import (
+    NO_BODY,
+    ApiRequest,
+    connection_error,
+    interpret_response,
+    log_response,
+)
 from airflow_provider_devin.hooks._settings import ConnectionSettings, settings_from_connection
 
 if TYPE_CHECKING:
@@ -191,14 +196,7 @@ class DevinHook(BaseHook):
             never_sent = _failed_before_sending(err)
             reason = "connection refused or unreachable" if never_sent else "connection dropped"
             raise connection_error(request, reason, request_sent=not never_sent) from None
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug(
-                "Devin API %s %s -> %s in %.0f ms",
-                request.method,
-                request.path,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+        log_response(self.log, request, response.status_code, started)
         return interpret_response(request, response.status_code, response.headers, response.content)
 
     # --- the async transport --------------------------------------------------------------------

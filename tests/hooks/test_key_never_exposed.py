@@ -1,0 +1,38 @@
+"""The API key never appears in logs (any level, retries included), errors, or reprs; Airflow masks it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from airflow_provider_devin.exceptions import DevinAPIError
+
+
+def test_key_is_absent_from_debug_and_retry_logs_and_errors(hook, devin_emulator, caplog):
+    key = devin_emulator.api_key
+    with caplog.at_level(logging.DEBUG):
+        session_id = hook.create_session("task")["session_id"]
+        devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", status=503)
+        hook.get_session(session_id)
+        devin_emulator.control.inject_fault("POST", f"/v1/sessions/{session_id}/message", status=500)
+        with pytest.raises(DevinAPIError) as caught:
+            hook.send_message(session_id, "x")
+    assert "Retrying" in caplog.text, "the retry was logged"
+    assert key not in caplog.text
+    assert key not in str(caught.value)
+    assert key not in repr(caught.value)
+    assert key not in repr(caught.value.__dict__)
+
+
+def test_key_is_absent_from_the_hook_repr(hook, devin_emulator):
+    hook.list_sessions()
+    assert devin_emulator.api_key not in repr(hook)
+    assert devin_emulator.api_key not in repr(hook.settings)
+
+
+def test_airflow_secrets_masker_masks_the_key_once_the_hook_read_it(hook, devin_emulator):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    hook.list_sessions()
+    assert devin_emulator.api_key not in str(redact(f"Authorization: Bearer {devin_emulator.api_key}"))
