@@ -1,0 +1,138 @@
+"""The control API under ``/_emulator/`` (never under a Devin path): test-only knobs, no auth.
+
+The Python client for it is :class:`airflow_provider_devin.emulator.control.EmulatorControl`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from airflow_provider_devin.emulator import scenarios
+from airflow_provider_devin.emulator.faults import Fault
+from airflow_provider_devin.emulator.state import ApiError, EmulatorState
+
+
+class FaultParams(BaseModel):
+    method: str = "*"
+    path_pattern: str
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float | None = Field(default=None, ge=0)
+    drop_connection: bool = False
+    malformed_json: bool = False
+    times: int = Field(default=1, ge=1)
+
+
+class ScenarioParams(BaseModel):
+    scenario: str
+
+
+class StatusParams(BaseModel):
+    status_enum: Any = None
+    status: str | None = None
+
+
+class AdvanceParams(BaseModel):
+    seconds: float = Field(ge=0)
+
+
+class SpeedParams(BaseModel):
+    speed: float = Field(gt=0)
+
+
+class FolderParams(BaseModel):
+    name: str
+    description: str = ""
+
+
+def build_router(state: EmulatorState) -> APIRouter:
+    router = APIRouter(prefix="/_emulator")
+
+    @router.get("/health")
+    def health() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @router.get("/scenarios")
+    def list_scenarios() -> JSONResponse:
+        return JSONResponse(sorted(scenarios.SCENARIOS))
+
+    @router.get("/clock")
+    def clock() -> JSONResponse:
+        return JSONResponse(state.clock_info())
+
+    @router.post("/advance")
+    def advance(params: AdvanceParams) -> JSONResponse:
+        state.advance(params.seconds)
+        return JSONResponse(state.clock_info())
+
+    @router.post("/speed")
+    def speed(params: SpeedParams) -> JSONResponse:
+        state.set_speed(params.speed)
+        return JSONResponse(state.clock_info())
+
+    @router.post("/reset")
+    def reset() -> JSONResponse:
+        state.reset()
+        return JSONResponse({"status": "reset"})
+
+    @router.get("/sessions")
+    def sessions() -> JSONResponse:
+        return JSONResponse(state.control_sessions())
+
+    @router.post("/sessions/{session_id}/scenario")
+    def set_scenario(session_id: str, params: ScenarioParams) -> JSONResponse:
+        return JSONResponse(state.set_scenario(session_id, params.scenario))
+
+    @router.post("/sessions/{session_id}/status")
+    def set_status(session_id: str, params: StatusParams) -> JSONResponse:
+        return JSONResponse(state.set_status(session_id, params.status_enum, params.status))
+
+    @router.post("/default-scenario")
+    def default_scenario(params: ScenarioParams) -> JSONResponse:
+        state.set_default_scenario(params.scenario)
+        return JSONResponse({"scenario": params.scenario})
+
+    @router.get("/faults")
+    def list_faults() -> JSONResponse:
+        with state.lock:
+            return JSONResponse(state.faults.active())
+
+    @router.post("/faults")
+    def add_fault(params: FaultParams) -> JSONResponse:
+        try:
+            fault = Fault(**params.model_dump())
+        except ValueError as err:
+            raise ApiError(400, str(err)) from err
+        return JSONResponse(state.add_fault(fault))
+
+    @router.delete("/faults")
+    def clear_faults() -> JSONResponse:
+        with state.lock:
+            state.faults.clear()
+        return JSONResponse({"status": "cleared"})
+
+    @router.get("/journal")
+    def journal(method: str | None = None, path: str | None = None) -> JSONResponse:
+        entries = state.journal_entries()
+        if method is not None:
+            entries = [e for e in entries if e["method"] == method.upper()]
+        if path is not None:
+            entries = [e for e in entries if fnmatch.fnmatchcase(e["path"], path)]
+        return JSONResponse(entries)
+
+    @router.delete("/journal")
+    def clear_journal() -> JSONResponse:
+        with state.lock:
+            state.journal.clear()
+        return JSONResponse({"status": "cleared"})
+
+    @router.post("/knowledge/folders")
+    def add_folder(params: FolderParams) -> JSONResponse:
+        return JSONResponse(state.add_folder(params.name, params.description))
+
+    return router

@@ -1,0 +1,95 @@
+"""Injected faults: what the next N matching Devin requests get instead of a normal answer."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+INJECTABLE_STATUSES = (429, 500, 502, 503)
+_ids = itertools.count(1)
+
+
+@dataclass
+class Fault:
+    """One fault rule.
+
+    :param method: HTTP method to match, or ``"*"`` for any.
+    :param path_pattern: ``fnmatch`` pattern on the path, e.g. ``"/v1/sessions/*"``.
+    :param status: answer with this status (429, 500, 502 or 503) and a ``{"detail": ...}`` body.
+    :param retry_after: ``Retry-After`` header value in seconds (429 defaults to ``1``).
+    :param delay: real seconds to wait before answering (alone: then answer normally).
+    :param drop_connection: close the socket without sending any HTTP response.
+    :param malformed_json: answer 200 with a body that is not valid JSON.
+    :param times: how many matching requests it applies to.
+    """
+
+    method: str
+    path_pattern: str
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float | None = None
+    drop_connection: bool = False
+    malformed_json: bool = False
+    times: int = 1
+    fault_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if self.status is not None and self.status not in INJECTABLE_STATUSES:
+            raise ValueError(f"status must be one of {INJECTABLE_STATUSES}, got {self.status}")
+        if self.times < 1:
+            raise ValueError(f"times must be >= 1, got {self.times}")
+        if self.delay is not None and self.delay < 0:
+            raise ValueError(f"delay must be >= 0, got {self.delay}")
+        if not self.path_pattern.startswith("/") and not self.path_pattern.startswith("*"):
+            raise ValueError(f"path_pattern must start with '/' or '*', got {self.path_pattern!r}")
+        if self.status == 429 and self.retry_after is None:
+            self.retry_after = 1
+        if not self.fault_id:
+            self.fault_id = next(_ids)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method in ("*", method)) and fnmatch.fnmatchcase(path, self.path_pattern)
+
+    @property
+    def outcome(self) -> str | int:
+        """What the journal records as the status of a request this fault answered."""
+        if self.drop_connection:
+            return "dropped"
+        if self.status is not None:
+            return self.status
+        if self.malformed_json:
+            return 200
+        return "passed"  # delay only: the real answer's status is recorded
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultBook:
+    """The active rules; the caller holds the state lock."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self._faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first rule matching this request, using up one of its ``times``."""
+        for fault in self._faults:
+            if fault.matches(method, path):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def active(self) -> list[dict[str, Any]]:
+        return [fault.as_dict() for fault in self._faults]

@@ -1,0 +1,297 @@
+"""All emulator state, in memory, behind one lock.
+
+Request handlers and the control API call the methods here; each takes the lock once, so a
+request sees (and changes) a consistent snapshot even under hundreds of polls per second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_SPEED, scenarios
+from airflow_provider_devin.emulator.clock import EmulatedClock
+from airflow_provider_devin.emulator.faults import Fault, FaultBook
+from airflow_provider_devin.emulator.sessions import EmulatedSession, new_session_id
+
+DEFAULT_USER_EMAIL = "emulator-user@example.com"
+ORG_ID = "org-emulator"
+JOURNAL_LIMIT = 10_000
+DEFAULT_FOLDER = {"name": "General", "description": "Knowledge shared across the organization."}
+
+
+class ApiError(Exception):
+    """A non-2xx answer with a string ``detail``."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class EmulatorState:
+    """The emulator's in-memory world.
+
+    :param speed: emulated seconds per real second.
+    :param api_keys: accepted keys: an iterable of keys, or a mapping key -> the user email that
+        owns it (used as ``requesting_user_email`` and message ``username``). Default: the
+        documented test key only.
+    """
+
+    def __init__(self, speed: float = DEFAULT_SPEED, api_keys: Iterable[str] | Mapping[str, str] | None = None):
+        self.lock = threading.Lock()
+        self.configured_speed = float(speed)
+        self.clock = EmulatedClock(speed)
+        if api_keys is None:
+            api_keys = [DEFAULT_API_KEY]
+        if isinstance(api_keys, Mapping):
+            self.api_keys: dict[str, str] = dict(api_keys)
+        else:
+            self.api_keys = {key: DEFAULT_USER_EMAIL for key in api_keys}
+        if not self.api_keys:
+            raise ValueError("the emulator needs at least one accepted API key")
+        self.blob_secret = uuid.uuid4().hex
+        self.journal: deque[dict[str, Any]] = deque(maxlen=JOURNAL_LIMIT)
+        self.faults = FaultBook()
+        self._reset_world()
+
+    def _reset_world(self) -> None:
+        self.sessions: dict[str, EmulatedSession] = {}
+        self.idempotency: dict[tuple[str, str], str] = {}
+        self.default_scenario = scenarios.DEFAULT_SCENARIO
+        self.secrets: dict[str, dict[str, Any]] = {}
+        self.knowledge: dict[str, dict[str, Any]] = {}
+        self.folders: dict[str, dict[str, Any]] = {}
+        self.playbooks: dict[str, dict[str, Any]] = {}
+        self.attachments: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self._add_folder(**DEFAULT_FOLDER)
+
+    # -- helpers (lock held) ------------------------------------------------------------------
+
+    def _now(self) -> tuple[float, str]:
+        now = self.clock.now()
+        return now, self.clock.isoformat(now)
+
+    def _session(self, session_id: str) -> EmulatedSession:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise ApiError(404, f"Session {session_id} not found.")
+        session.catch_up(self.clock.now(), self.clock.isoformat)
+        return session
+
+    def _add_folder(self, name: str, description: str) -> dict[str, Any]:
+        folder = {
+            "id": f"folder-{uuid.uuid4().hex}",
+            "name": name,
+            "description": description,
+            "created_at": self._now()[1],
+        }
+        self.folders[folder["id"]] = folder
+        return folder
+
+    def user_for(self, api_key: str) -> str:
+        return self.api_keys.get(api_key, DEFAULT_USER_EMAIL)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def create_session(self, api_key: str, body: dict[str, Any], base_url: str) -> dict[str, Any]:
+        """``POST /v1/sessions``. ``body`` is the validated request (defaults filled in)."""
+        fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        with self.lock:
+            if body.get("idempotent"):
+                existing = self.idempotency.get((api_key, fingerprint))
+                if existing is not None and existing in self.sessions:
+                    found = self.sessions[existing]
+                    return {"session_id": found.session_id, "url": found.url, "is_new_session": False}
+            requested, _ = scenarios.scenario_from_request(body["prompt"], body.get("tags"))
+            scenario = requested or self.default_scenario
+            now, stamp = self._now()
+            session_id, hex_part = new_session_id()
+            email = self.user_for(api_key)
+            session = EmulatedSession(
+                session_id=session_id,
+                url=f"{base_url}/sessions/{hex_part}",
+                prompt=body["prompt"],
+                title=body.get("title") or _title_from_prompt(body["prompt"]),
+                scenario=scenario,
+                created=now,
+                created_at=stamp,
+                requesting_user_email=email,
+                user_id=f"user-{uuid.uuid5(uuid.NAMESPACE_URL, email)}",
+                tags=list(body["tags"]) if body.get("tags") is not None else None,
+                playbook_id=body.get("playbook_id"),
+                snapshot_id=body.get("snapshot_id"),
+                structured_output_schema=body.get("structured_output_schema"),
+                max_acu_limit=body.get("max_acu_limit"),
+                unlisted=bool(body.get("unlisted")),
+                request=_redacted_request(body),
+            )
+            session.set_status(scenarios.initial_status_enum(scenario))
+            session.add_user_message("initial_user_message", body["prompt"], stamp)
+            session.touch(now, stamp)
+            session.schedule(now, scenarios.SCENARIOS[scenario])
+            self.sessions[session_id] = session
+            if body.get("idempotent"):
+                self.idempotency[(api_key, fingerprint)] = session_id
+            return {"session_id": session_id, "url": session.url, "is_new_session": True}
+
+    def list_sessions(
+        self, *, tags: list[str] | None, user_email: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """``GET /v1/sessions``: newest first; every given tag must be present (AND)."""
+        with self.lock:
+            now = self.clock.now()
+            wanted = set(tags or ())
+            picked: list[EmulatedSession] = []
+            for session in reversed(self.sessions.values()):
+                if session.unlisted:
+                    continue
+                if user_email is not None and session.requesting_user_email != user_email:
+                    continue
+                if wanted and not wanted.issubset(session.tags or ()):
+                    continue
+                picked.append(session)
+            page = picked[offset : offset + limit]
+            result = []
+            for session in page:
+                session.catch_up(now, self.clock.isoformat)
+                result.append(session.summary())
+            return result
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self._session(session_id).details()
+
+    def send_message(self, session_id: str, message: str) -> str | None:
+        """``POST .../message``: None when delivered, else the ``detail`` explaining why not."""
+        with self.lock:
+            session = self._session(session_id)
+            reason = session.undeliverable_reason()
+            if reason is not None:
+                return reason
+            now, stamp = self._now()
+            session.receive_user_message(message, now, stamp)
+            return None
+
+    def update_tags(self, session_id: str, tags: list[str]) -> None:
+        with self.lock:
+            session = self._session(session_id)
+            session.tags = list(tags)
+            session.touch(*self._now())
+
+    def terminate(self, session_id: str) -> None:
+        with self.lock:
+            session = self._session(session_id)
+            if session.exited:
+                raise ApiError(
+                    400, f"Session {session_id} has already exited ({session.status}) and cannot be terminated."
+                )
+            session.terminate(*self._now())
+
+    # -- control ------------------------------------------------------------------------------
+
+    def set_scenario(self, session_id: str, scenario: str) -> dict[str, Any]:
+        """Restart a session's timeline with another scenario, counted from now."""
+        check_scenario(scenario)
+        with self.lock:
+            session = self._session(session_id)
+            now, stamp = self._now()
+            session.cancel()
+            session.scenario = scenario
+            session.awaiting_answer = False
+            session.terminated = False
+            session.set_status(scenarios.initial_status_enum(scenario))
+            session.touch(now, stamp)
+            session.schedule(now, scenarios.SCENARIOS[scenario])
+            return session.control_view()
+
+    def set_status(self, session_id: str, status_enum: Any, status: str | None = None) -> dict[str, Any]:
+        """Force a status; pending scheduled changes are dropped so it stays put."""
+        with self.lock:
+            session = self._session(session_id)
+            session.cancel()
+            session.awaiting_answer = False
+            session.set_status(status_enum, status)
+            session.touch(*self._now())
+            return session.control_view()
+
+    def set_default_scenario(self, scenario: str) -> None:
+        check_scenario(scenario)
+        with self.lock:
+            self.default_scenario = scenario
+
+    def advance(self, seconds: float) -> float:
+        with self.lock:
+            return self.clock.advance(seconds)
+
+    def set_speed(self, speed: float) -> None:
+        with self.lock:
+            self.clock.set_speed(speed)
+
+    def control_sessions(self) -> list[dict[str, Any]]:
+        with self.lock:
+            now = self.clock.now()
+            views = []
+            for session in self.sessions.values():
+                session.catch_up(now, self.clock.isoformat)
+                views.append(session.control_view())
+            return views
+
+    def reset(self) -> None:
+        """Forget everything (sessions, resources, faults, journal); the clock restarts at speed."""
+        with self.lock:
+            self.clock = EmulatedClock(self.configured_speed)
+            self.journal.clear()
+            self.faults.clear()
+            self._reset_world()
+
+    def clock_info(self) -> dict[str, Any]:
+        with self.lock:
+            now, stamp = self._now()
+            return {"emulated_seconds": now, "now": stamp, "speed": self.clock.speed}
+
+    def add_fault(self, fault: Fault) -> dict[str, Any]:
+        with self.lock:
+            return self.faults.add(fault).as_dict()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            return self.faults.take(method, path)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.journal.append(entry)
+
+    def journal_entries(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.journal)
+
+    def add_folder(self, name: str, description: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._add_folder(name, description))
+
+
+def check_scenario(name: str) -> None:
+    if name not in scenarios.SCENARIOS:
+        known = ", ".join(sorted(scenarios.SCENARIOS))
+        raise ApiError(400, f"Unknown emulator scenario {name!r}; known scenarios: {known}.")
+
+
+def _title_from_prompt(prompt: str) -> str:
+    text = scenarios.PROMPT_MARKER.sub("", prompt).strip()
+    first_line = text.splitlines()[0].strip() if text else ""
+    if not first_line:
+        return "Untitled session"
+    return first_line if len(first_line) <= 80 else first_line[:77].rstrip() + "..."
+
+
+def _redacted_request(body: dict[str, Any]) -> dict[str, Any]:
+    view = dict(body)
+    if view.get("session_secrets"):
+        view["session_secrets"] = [{**item, "value": "***"} for item in view["session_secrets"]]
+    return view
