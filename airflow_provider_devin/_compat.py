@@ -22,9 +22,18 @@ except ImportError:  # Airflow 2.11
     AIRFLOW_V3 = False
 
 try:
-    from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 except ImportError:  # Airflow 2.11
-    from airflow.exceptions import AirflowException, AirflowSensorTimeout  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+    )
+
+try:
+    from airflow.sdk import PokeReturnValue
+except ImportError:  # Airflow 2.11
+    from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef]
 
 try:
     from airflow.sdk.configuration import conf
@@ -54,12 +63,14 @@ async def aget_connection(conn_id: str) -> Any:
 __all__ = [
     "AIRFLOW_V3",
     "AirflowException",
+    "AirflowFailException",
     "AirflowSensorTimeout",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
     "BaseSensorOperator",
     "Context",
+    "PokeReturnValue",
     "aget_connection",
     "conf",
     "get_xcom_value",

@@ -19,7 +19,6 @@ Classification (v1):
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -36,7 +35,10 @@ __all__ = [
     "StatusPolicy",
     "Verdict",
     "WaitOutcome",
+    "is_transient_poll_error",
+    "make_event",
     "session_summary",
+    "validate_event",
 ]
 
 #: Seconds a session may stay ``suspend_requested*`` before the wait fails (30 minutes).
@@ -260,11 +262,13 @@ class SessionWatch:
 
     :param policy: the status policy.
     :param session_id: the session being watched.
-    :param log: where progress lines go.
+    :param log: where progress lines go (a logger with ``info``/``warning``).
     :param reply_after_index: when set, a ``finished``/``blocked`` state only ends the wait once Devin
         has written a message after position ``reply_after_index`` of the conversation, or the session
         was seen running since; used after sending a message, when the old state is still visible.
-    :param clock: a monotonic clock (tests inject a fake one).
+    :param suspended_since: epoch seconds the session was first seen suspended by an earlier
+        process (a ``reschedule`` sensor keeps it between pokes), if any.
+    :param clock: a wall clock in epoch seconds (tests inject a fake one).
     """
 
     __slots__ = (
@@ -288,10 +292,11 @@ class SessionWatch:
         self,
         policy: StatusPolicy,
         session_id: str,
-        log: logging.Logger | logging.LoggerAdapter[Any],
+        log: Any,
         *,
         reply_after_index: int | None = None,
-        clock: Any = time.monotonic,
+        suspended_since: float | None = None,
+        clock: Any = time.time,
     ) -> None:
         self.policy = policy
         self.session_id = session_id
@@ -299,7 +304,7 @@ class SessionWatch:
         self.reply_after_index = reply_after_index
         self._clock = clock
         self.last_raw_status: object = _NOT_SEEN
-        self.suspended_since: float | None = None
+        self.suspended_since: float | None = suspended_since
         self.saw_running = False
         self._warned: set[str] = set()
         self._messages_seen = 0
@@ -393,6 +398,73 @@ class SessionWatch:
         self._seen_order.append(event_id)
         if len(self._seen_order) > self._MAX_SEEN_EVENTS:
             self._seen_events.discard(self._seen_order.popleft())
+
+
+def make_event(
+    status: WaitOutcome | str, session_id: str, message: str, summary: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the payload of a wait's single event (the trigger yields it; the sync path reuses it).
+
+    Schema: ``{"status": one of EVENT_STATUSES, "session_id": str, "message": str,
+    "summary": session_summary(...) or {"session_id", "status_enum"}}``.
+
+    :param status: a terminal :class:`WaitOutcome`.
+    :param session_id: the session waited on.
+    :param message: a sentence for the log / task failure.
+    :param summary: the last session summary, if one was fetched.
+    """
+    value = WaitOutcome(status).value
+    if value not in EVENT_STATUSES:
+        raise ValueError(f"event status must be one of {sorted(EVENT_STATUSES)}, got {value!r}")
+    return {
+        "status": value,
+        "session_id": session_id,
+        "message": message,
+        "summary": dict(summary) if summary is not None else {"session_id": session_id, "status_enum": None},
+    }
+
+
+def validate_event(event: object, expected_session_id: str) -> dict[str, Any]:
+    """Check an event before acting on it; anything unexpected fails loudly instead of passing.
+
+    :param event: the payload handed to ``execute_complete``.
+    :param expected_session_id: the session the task deferred on.
+    :raises ValueError: when the payload is not a dict, its status is not one of
+        :data:`EVENT_STATUSES`, or it is about another session.
+    """
+    if not isinstance(event, Mapping):
+        raise ValueError(f"Expected a Devin session event (a dict), got {type(event).__name__}: {event!r:.200}")
+    status = event.get("status")
+    if status not in EVENT_STATUSES:
+        raise ValueError(
+            f"Devin session event has unknown status {status!r} (expected one of {sorted(EVENT_STATUSES)}); "
+            f"refusing to treat it as success. Event: {dict(event)!r:.300}"
+        )
+    if event.get("session_id") != expected_session_id:
+        raise ValueError(
+            f"Devin session event is about session {event.get('session_id')!r}, but this task waits on "
+            f"{expected_session_id!r}; refusing to use it."
+        )
+    summary = event.get("summary")
+    if not isinstance(summary, Mapping):
+        raise ValueError(f"Devin session event for {expected_session_id} has no summary: {dict(event)!r:.300}")
+    return dict(event)
+
+
+def is_transient_poll_error(error: BaseException) -> bool:
+    """True when a failed status poll is worth repeating later (no answer, 429, 5xx, unreadable body).
+
+    Authentication, permission, not-found and validation errors are not: they will not fix
+    themselves, so the wait ends with an ``error`` event at once.
+
+    :param error: the exception raised by the hook.
+    """
+    from airflow_provider_devin.exceptions import DevinAPIError, DevinResponseError
+
+    if not isinstance(error, DevinAPIError):
+        return False
+    code = error.status_code
+    return code is None or code == 429 or code >= 500 or isinstance(error, DevinResponseError)
 
 
 class _NotSeen:

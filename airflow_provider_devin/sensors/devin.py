@@ -1,0 +1,211 @@
+"""DevinSessionSensor: wait for an existing Devin session (poke, reschedule or deferrable)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_devin._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
+from airflow_provider_devin.status import (
+    DEFAULT_SUSPEND_STALL_TIMEOUT,
+    OnBlocked,
+    SessionWatch,
+    StatusPolicy,
+    WaitOutcome,
+    is_transient_poll_error,
+    session_summary,
+    validate_event,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_devin._compat import Context
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+__all__ = ["DevinSessionSensor"]
+
+#: Task state store key a ``reschedule`` sensor uses to remember when the session was first seen
+#: suspended, so the stall window spans pokes (each poke is a new process).
+_SUSPENDED_SINCE_KEY = "devin_suspended_since"
+
+
+class DevinSessionSensor(BaseSensorOperator):
+    """Wait until a Devin session ends per the status policy, and return its summary.
+
+    ``finished`` succeeds; ``expired`` fails; ``blocked`` follows ``on_blocked``; a session suspended
+    longer than ``suspend_stall_timeout`` fails; everything else (including unknown values) keeps
+    waiting. The sensor only reads: it never terminates the session. The return value (XCom
+    ``return_value``) is the session summary: ``session_id``, ``url``, ``status_enum``, ``title``,
+    ``structured_output``, ``pull_request_url``, ``last_devin_message``.
+
+    :param session_id: The session to wait on, e.g.
+        ``"{{ ti.xcom_pull(task_ids='create', key='session_id') }}"`` (templated).
+    :param devin_conn_id: The Airflow connection to Devin.
+    :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"``.
+    :param suspend_stall_timeout: Seconds (or timedelta) a session may stay suspended before the
+        sensor fails; default 30 minutes.
+    :param deferrable: Wait on the triggerer (default: ``[operators] default_deferrable``); the
+        sensor's ``timeout`` is passed to ``defer`` and ``poke_interval`` is the poll interval.
+    :param kwargs: Passed to ``BaseSensorOperator`` (``poke_interval``, ``timeout``, ``mode``,
+        ``soft_fail``, ...).
+    """
+
+    template_fields: Sequence[str] = ("session_id",)
+    operator_extra_links = (DevinSessionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        devin_conn_id: str = "devin_default",
+        on_blocked: str = "succeed",
+        suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.session_id = session_id
+        self.devin_conn_id = devin_conn_id
+        self.on_blocked = OnBlocked.coerce(on_blocked).value
+        stall = (
+            suspend_stall_timeout.total_seconds()
+            if isinstance(suspend_stall_timeout, timedelta)
+            else suspend_stall_timeout
+        )
+        # Validates (ValueError naming the field) at DAG parse time.
+        self._policy = StatusPolicy(on_blocked=OnBlocked(self.on_blocked), suspend_stall_timeout=stall)
+        self.suspend_stall_timeout = self._policy.suspend_stall_timeout
+        if deferrable is None:
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
+        self.deferrable = deferrable
+        self._hook: DevinHook | None = None
+        self._watch: SessionWatch | None = None
+        self._pushed = False
+
+    @property
+    def hook(self) -> DevinHook:
+        """The :class:`~airflow_provider_devin.hooks.devin.DevinHook` for ``devin_conn_id``."""
+        if self._hook is None:
+            from airflow_provider_devin.hooks.devin import DevinHook
+
+            self._hook = DevinHook(devin_conn_id=self.devin_conn_id)
+        return self._hook
+
+    def _session_id(self) -> str:
+        from airflow_provider_devin.validation import require_id
+
+        return require_id("session_id", self.session_id)
+
+    def execute(self, context: Context) -> Any:
+        """Poke once; when not done, defer (deferrable) or keep poking as ``BaseSensorOperator`` does.
+
+        :param context: The task's Airflow context.
+        """
+        if not self.deferrable:
+            return super().execute(context)
+        done = self.poke(context)
+        if done:
+            self.log.info("Success criteria met. Exiting.")
+            return done.xcom_value if isinstance(done, PokeReturnValue) else None
+        from airflow_provider_devin.triggers.devin import DevinSessionTrigger
+
+        session_id = self._session_id()
+        self.defer(
+            trigger=DevinSessionTrigger(
+                devin_conn_id=self.devin_conn_id,
+                session_id=session_id,
+                poll_interval=self.poke_interval,
+                deadline=time.time() + self.timeout,
+                on_blocked=self.on_blocked,
+                suspend_stall_timeout=self.suspend_stall_timeout,
+                terminate_on_kill=False,
+            ),
+            method_name="execute_complete",
+            kwargs={"session_id": session_id, "url": self.hook.session_url(session_id)},
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Check the session once.
+
+        :param context: The task's Airflow context.
+        """
+        session_id = self._session_id()
+        hook = self.hook
+        try:
+            details = hook.get_session(session_id)
+        except Exception as err:
+            if not is_transient_poll_error(err):
+                raise
+            # The hook already retried; the sensor's own timeout bounds a longer outage.
+            self.log.warning("Polling Devin session %s failed, will poke again: %s", session_id, err)
+            return False
+        url = hook.session_url(session_id)
+        if not self._pushed:
+            ti = context["ti"]
+            ti.xcom_push(key=SESSION_ID_XCOM_KEY, value=session_id)
+            ti.xcom_push(key=SESSION_URL_XCOM_KEY, value=url)
+            self._pushed = True
+        store = context.get("task_state_store") if self.reschedule else None
+        watch = self._watch
+        if watch is None or watch.session_id != session_id:
+            since = store.get(_SUSPENDED_SINCE_KEY) if store is not None else None
+            watch = self._watch = SessionWatch(
+                self._policy,
+                session_id,
+                self.log,
+                suspended_since=float(since) if isinstance(since, (int, float)) else None,
+            )
+        before = watch.suspended_since
+        verdict = watch.observe(details)
+        if store is not None and watch.suspended_since != before:
+            if watch.suspended_since is None:
+                store.delete(_SUSPENDED_SINCE_KEY)
+            else:
+                store.set(_SUSPENDED_SINCE_KEY, watch.suspended_since)
+        if verdict.outcome is WaitOutcome.RUNNING:
+            return False
+        if verdict.outcome is WaitOutcome.BLOCKED and not self._policy.blocked_is_success():
+            raise AirflowFailException(f"{verdict.message} Answer it in the Devin UI: {url}")
+        if verdict.outcome is WaitOutcome.FAILED:
+            raise AirflowFailException(verdict.message)
+        return PokeReturnValue(is_done=True, xcom_value=session_summary(details, url=url))
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        session_id: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: validate the event, return the summary or fail.
+
+        :param context: The task's Airflow context.
+        :param event: The trigger's event payload.
+        :param session_id: The session this sensor deferred on.
+        :param url: The session's web URL.
+        """
+        try:
+            checked = validate_event(event, session_id or "")
+        except ValueError as err:
+            raise AirflowException(str(err)) from err
+        status = checked["status"]
+        if status == WaitOutcome.TIMEOUT.value:
+            raise AirflowSensorTimeout(checked["message"])
+        if status in (WaitOutcome.FAILED.value, WaitOutcome.ERROR.value):
+            raise AirflowException(checked["message"])
+        if status == WaitOutcome.BLOCKED.value and not self._policy.blocked_is_success():
+            raise AirflowException(f"{checked['message']} Answer it in the Devin UI: {url}")
+        summary = dict(checked["summary"])
+        summary["url"] = url
+        return summary

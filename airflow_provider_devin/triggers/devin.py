@@ -1,0 +1,201 @@
+"""DevinSessionTrigger: wait for a Devin session on the triggerer, without holding a worker slot.
+
+The trigger only reads: it never creates or messages a session, because the triggerer re-runs a
+trigger from its serialized kwargs after every restart and any write in here would repeat. Its
+kwargs hold ids, numbers and policy values only (never an idempotency key or an API key): they are
+stored in the metadata DB and printed in triggerer logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_devin.status import (
+    DEFAULT_SUSPEND_STALL_TIMEOUT,
+    OnBlocked,
+    SessionWatch,
+    StatusPolicy,
+    WaitOutcome,
+    is_transient_poll_error,
+    make_event,
+    session_summary,
+)
+
+__all__ = ["DevinSessionTrigger"]
+
+#: Polls in a row that may fail transiently (after the hook's own retries) before the wait gives up.
+DEFAULT_MAX_POLL_ERRORS = 5
+
+#: Upper bound for the termination call made by ``on_kill`` (Airflow allows 30 s by default).
+_ON_KILL_TIMEOUT = 20.0
+
+
+class DevinSessionTrigger(BaseTrigger):
+    """Poll a Devin session until the status policy says the wait is over, then fire one event.
+
+    The event payload is ``{"status", "session_id", "message", "summary"}`` where ``status`` is one of
+    ``success``, ``blocked``, ``failed``, ``timeout`` or ``error`` and ``summary`` is the last session
+    summary (see :func:`airflow_provider_devin.status.session_summary`).
+
+    :param devin_conn_id: The Airflow connection to Devin.
+    :param session_id: The session to wait on.
+    :param poll_interval: Seconds between two status polls.
+    :param deadline: Absolute deadline in epoch seconds; when it passes the trigger fires a
+        ``timeout`` event (the operator then cleans up). ``None`` waits without limit.
+    :param on_blocked: ``"succeed"``, ``"fail"`` or ``"wait"`` (see the status policy).
+    :param suspend_stall_timeout: Seconds a session may stay suspended before the wait fails.
+    :param max_acu_limit: The session's ACU cap, used to word a stall message.
+    :param terminate_on_kill: Terminate the session when a user kills the deferred task
+        (Airflow 3.3+ calls :meth:`on_kill`).
+    :param max_poll_errors: Consecutive transient poll failures tolerated before an ``error`` event.
+    :param reply_after_index: Only accept ``finished``/``blocked`` once Devin wrote after this
+        position of the conversation (used after sending a message).
+    """
+
+    def __init__(
+        self,
+        *,
+        devin_conn_id: str,
+        session_id: str,
+        poll_interval: float = 30.0,
+        deadline: float | None = None,
+        on_blocked: str = OnBlocked.SUCCEED.value,
+        suspend_stall_timeout: float = DEFAULT_SUSPEND_STALL_TIMEOUT,
+        max_acu_limit: int | None = None,
+        terminate_on_kill: bool = False,
+        max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+        reply_after_index: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.devin_conn_id = devin_conn_id
+        self.session_id = session_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline) if deadline is not None else None
+        # Validated (ValueError) here so a bad value fails at defer time, on the worker.
+        self.policy = StatusPolicy(
+            on_blocked=OnBlocked.coerce(on_blocked),
+            suspend_stall_timeout=float(suspend_stall_timeout),
+            max_acu_limit=max_acu_limit,
+        )
+        self.terminate_on_kill = bool(terminate_on_kill)
+        self.max_poll_errors = int(max_poll_errors)
+        self.reply_after_index = reply_after_index
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the class path and kwargs (plain JSON values only) to rebuild this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "devin_conn_id": self.devin_conn_id,
+                "session_id": self.session_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "on_blocked": self.policy.on_blocked.value,
+                "suspend_stall_timeout": self.policy.suspend_stall_timeout,
+                "max_acu_limit": self.policy.max_acu_limit,
+                "terminate_on_kill": self.terminate_on_kill,
+                "max_poll_errors": self.max_poll_errors,
+                "reply_after_index": self.reply_after_index,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from airflow_provider_devin.hooks.devin import DevinHook
+
+        return DevinHook(devin_conn_id=self.devin_conn_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the wait ends and yield exactly one event."""
+        event = await self._wait()
+        yield TriggerEvent(event)
+
+    async def _wait(self) -> dict[str, Any]:
+        sid = self.session_id
+        watch = SessionWatch(self.policy, sid, self.log, reply_after_index=self.reply_after_index)
+        failures = 0
+        try:
+            # One lease of the hook's shared httpx client for the whole wait, released on every exit
+            # (event, cancellation at triggerer shutdown, error).
+            async with self._hook().async_api() as api:
+                while True:
+                    if self.deadline is not None and time.time() >= self.deadline:
+                        return make_event(
+                            WaitOutcome.TIMEOUT,
+                            sid,
+                            f"Devin session {sid} did not finish before the task's deadline; "
+                            f"last status: {watch.last_status}.",
+                            {"session_id": sid, "status_enum": _last(watch)},
+                        )
+                    try:
+                        details = await api.get_session(sid)
+                    except Exception as err:
+                        if not is_transient_poll_error(err):
+                            return self._error_event(watch, f"Polling Devin session {sid} failed: {err}")
+                        failures += 1
+                        if failures > self.max_poll_errors:
+                            return self._error_event(
+                                watch,
+                                f"Polling Devin session {sid} failed {failures} times in a row; last error: {err}",
+                            )
+                        self.log.warning(
+                            "Polling Devin session %s failed (%d/%d in a row), will retry: %s",
+                            sid,
+                            failures,
+                            self.max_poll_errors,
+                            err,
+                        )
+                    else:
+                        failures = 0
+                        verdict = watch.observe(details)
+                        if verdict.outcome.is_terminal:
+                            return make_event(verdict.outcome, sid, verdict.message, session_summary(details))
+                        del details  # keep per-trigger memory small while sleeping
+                    await asyncio.sleep(self._sleep_for())
+        except Exception as err:  # the connection lookup, or a bug: report it rather than hang
+            return self._error_event(watch, f"Waiting on Devin session {sid} failed: {err!r}")
+
+    def _sleep_for(self) -> float:
+        if self.deadline is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+
+    def _error_event(self, watch: SessionWatch, message: str) -> dict[str, Any]:
+        return make_event(
+            WaitOutcome.ERROR,
+            self.session_id,
+            f"{message} (last status: {watch.last_status}). The session itself was left alone; "
+            "a retry of the task reattaches to it.",
+            {"session_id": self.session_id, "status_enum": _last(watch)},
+        )
+
+    async def on_kill(self) -> None:
+        """Terminate the session when a user kills the deferred task (Airflow 3.3+), if configured.
+
+        Never called on triggerer restarts or redistribution; :meth:`cleanup` (inherited, a no-op)
+        runs then, and remote work is never cancelled there.
+        """
+        if not self.terminate_on_kill:
+            self.log.info("Task killed; leaving Devin session %s running (terminate_on_kill=False).", self.session_id)
+            return
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        try:
+            async with self._hook().async_api() as api:
+                detail = await asyncio.wait_for(api.terminate_session(self.session_id), _ON_KILL_TIMEOUT)
+        except DevinAPIError as err:
+            # Most often the session had already ended; termination is best effort.
+            self.log.warning("Could not terminate Devin session %s on kill: %s", self.session_id, err)
+        except asyncio.TimeoutError:
+            self.log.warning("Terminating Devin session %s on kill timed out.", self.session_id)
+        else:
+            self.log.info("Terminated Devin session %s because the task was killed: %s", self.session_id, detail)
+
+
+def _last(watch: SessionWatch) -> Any:
+    raw = watch.last_raw_status
+    return raw if raw is None or isinstance(raw, str) else None
