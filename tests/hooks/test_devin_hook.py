@@ -52,7 +52,6 @@ def test_list_sessions_filters_by_tag_and_pages(hook, devin_emulator):
     assert len(hook.list_sessions(tags=["batch-7"], limit=100)) == 5
     assert len(hook.list_sessions(tags=["batch-7"], limit=2, offset=4)) == 1
 
-    devin_emulator.control.reset_journal() if hasattr(devin_emulator.control, "reset_journal") else None
     before = len(devin_emulator.control.journal(method="GET", path="/v1/sessions"))
     found = list(hook.iter_sessions(tags=["batch-7"], page_size=2))
     after = len(devin_emulator.control.journal(method="GET", path="/v1/sessions"))
