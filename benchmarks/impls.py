@@ -27,8 +27,12 @@ API_KEY = "apk_user_benchmark_key_0123456789"
 TriggerFactory = Callable[[str, float], Any]
 
 
-def connection_env(https_port: int) -> dict[str, str]:
-    """``AIRFLOW_CONN_*`` variables (JSON form) for both triggers, pointing at the fake endpoint."""
+def connection_env(https_port: int, ca_file: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` variables (JSON form) for both triggers, pointing at the fake endpoint.
+
+    The Devin connection names the run-time CA in its ``verify`` extra (a CA bundle path); the
+    HTTP connection has no such extra for aiohttp, so the driver also sets ``SSL_CERT_FILE``.
+    """
     http_conn = {
         "conn_type": "http",
         "host": "127.0.0.1",
@@ -41,6 +45,7 @@ def connection_env(https_port: int) -> dict[str, str]:
         "conn_type": "devin",
         "host": f"https://127.0.0.1:{https_port}",
         "password": API_KEY,
+        "extra": {"verify": ca_file},
     }
     return {
         f"AIRFLOW_CONN_{HTTP_CONN_ID.upper()}": json.dumps(http_conn),

@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["SSL_CERT_FILE"] = args.ca_file
     from benchmarks.impls import connection_env, factory
 
-    os.environ.update(connection_env(args.https_port))
+    os.environ.update(connection_env(args.https_port, args.ca_file))
 
     make_trigger = factory(args.impl, args.https_port)
     # Import the trigger's modules before anything is measured.
