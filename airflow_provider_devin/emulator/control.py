@@ -75,6 +75,7 @@ class EmulatorControl:
         drop_connection: bool = False,
         malformed_json: bool = False,
         times: int = 1,
+        after_processing: bool = False,
     ) -> dict[str, Any]:
         """Make the next ``times`` Devin requests matching ``method`` and ``path_pattern`` misbehave.
 
@@ -86,6 +87,8 @@ class EmulatorControl:
         :param drop_connection: close the socket without any HTTP response.
         :param malformed_json: answer 200 with a truncated JSON body.
         :param times: how many matching requests it applies to.
+        :param after_processing: handle the request first (a create really creates a session), then
+            replace the answer with the fault: the work was done but the answer was lost.
         :return: the stored rule, with its ``fault_id``.
         """
         return self._call(
@@ -100,6 +103,7 @@ class EmulatorControl:
                 "drop_connection": drop_connection,
                 "malformed_json": malformed_json,
                 "times": times,
+                "after_processing": after_processing,
             },
         )
 

@@ -26,6 +26,7 @@ class FaultParams(BaseModel):
     drop_connection: bool = False
     malformed_json: bool = False
     times: int = Field(default=1, ge=1)
+    after_processing: bool = False
 
 
 class ScenarioParams(BaseModel):

@@ -23,6 +23,8 @@ class Fault:
     :param drop_connection: close the socket without sending any HTTP response.
     :param malformed_json: answer 200 with a body that is not valid JSON.
     :param times: how many matching requests it applies to.
+    :param after_processing: let the emulator handle the request first (a create really creates),
+        then replace the answer with the fault: "the work was done but the answer was lost".
     """
 
     method: str
@@ -33,6 +35,7 @@ class Fault:
     drop_connection: bool = False
     malformed_json: bool = False
     times: int = 1
+    after_processing: bool = False
     fault_id: int = 0
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class Fault:
             raise ValueError(f"delay must be >= 0, got {self.delay}")
         if not self.path_pattern.startswith("/") and not self.path_pattern.startswith("*"):
             raise ValueError(f"path_pattern must start with '/' or '*', got {self.path_pattern!r}")
+        if self.after_processing and not (self.status or self.drop_connection or self.malformed_json):
+            raise ValueError("after_processing needs status, drop_connection or malformed_json")
         if self.status == 429 and self.retry_after is None:
             self.retry_after = 1
         if not self.fault_id:

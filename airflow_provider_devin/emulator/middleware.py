@@ -56,10 +56,10 @@ class EmulatorMiddleware:
             await send(message)
 
         try:
+            fault = self.state.take_fault(scope["method"], path) if is_api else None
+            if fault is not None and not fault.after_processing and await self._apply_fault(fault, send, entry):
+                return
             if is_api:
-                fault = self.state.take_fault(scope["method"], path)
-                if fault is not None and await self._apply_fault(fault, send, entry):
-                    return
                 if presented is None or presented not in self.state.api_keys:
                     detail = (
                         "Missing or malformed Authorization header; expected 'Bearer <api key>'."
@@ -70,6 +70,11 @@ class EmulatorMiddleware:
                     entry["status"] = 401
                     return
                 scope = {**scope, "devin_api_key": presented}
+            if fault is not None and fault.after_processing:
+                await self.app(scope, replay, _discard)
+                if await self._apply_fault(fault, send, entry):
+                    return
+                raise RuntimeError("an after_processing fault needs status, drop_connection or malformed_json")
             await self.app(scope, replay, recording_send)
             entry["status"] = status_box["status"]
         finally:
@@ -117,6 +122,10 @@ class EmulatorMiddleware:
             "client": f"{client[0]}:{client[1]}" if client else None,
             "had_authorization": "authorization" in headers,
         }
+
+
+async def _discard(message: Message) -> None:
+    """The real answer of a request whose answer a fault replaces."""
 
 
 async def _read_body(receive: Any) -> bytes:

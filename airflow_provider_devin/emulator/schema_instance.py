@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from jsonschema import Draft7Validator
-from jsonschema.exceptions import RefResolutionError
 
 try:  # Python 3.11+
     import re._parser as _sre_parse
@@ -73,15 +73,26 @@ class _Generator:
     def resolve(self, schema: Any) -> Any:
         seen = 0
         while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < _MAX_DEPTH:
-            ref = schema["$ref"]
-            try:
-                _, target = self.validator.resolver.resolve(ref)
-            except RefResolutionError as err:
-                raise SchemaInstanceError(f"cannot resolve $ref {ref!r}: {err}") from err
+            target = self._pointer(schema["$ref"])
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
             schema = target if not siblings or not isinstance(target, dict) else {**target, **siblings}
             seen += 1
         return schema
+
+    def _pointer(self, ref: str) -> Any:
+        """Follow a local ``$ref`` (``#``, ``#/definitions/x``, ``#/$defs/x``...) from the root."""
+        if not ref.startswith("#"):
+            raise SchemaInstanceError(f"only local $ref are supported, got {ref!r}")
+        node = self.root
+        for part in ref[1:].split("/")[1:]:
+            part = unquote(part).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise SchemaInstanceError(f"cannot resolve $ref {ref!r}")
+        return node
 
     # -- candidates -------------------------------------------------------------------------
 
@@ -127,11 +138,7 @@ class _Generator:
             raise SchemaInstanceError("a subschema accepts no value")
         resolved = self.resolve(schema)
         if isinstance(resolved, (dict, bool)):
-            sub = Draft7Validator(
-                resolved,
-                resolver=self.validator.resolver,
-                format_checker=Draft7Validator.FORMAT_CHECKER,
-            )
+            sub = self.validator.evolve(schema=resolved)
             for option in options:
                 if sub.is_valid(option):
                     return option
@@ -247,7 +254,7 @@ class _Generator:
         contains = schema.get("contains")
         if contains is not None:
             sub = self.resolve(contains)
-            checker = Draft7Validator(sub, resolver=self.validator.resolver)
+            checker = self.validator.evolve(schema=sub)
             if not any(checker.is_valid(item) for item in result):
                 result.append(self.first(contains, depth + 1))
         return result
