@@ -347,12 +347,29 @@ class _DevinSessionWaitOperator(BaseOperator):
         :param is_new_session: Whether this task instance created the session.
         """
         if not session_id:
+            # The triggerer merges defer(kwargs=...) with the event; `dag.test()` passes only the
+            # event. Fall back to what this try pushed and recorded before deferring.
+            session_id, url, is_new_session = self._recover_deferral_state(context)
+        if not session_id:
             raise AirflowException(f"execute_complete was called without the session id; event: {event!r:.300}")
         try:
             checked = validate_event(event, session_id)
         except ValueError as err:
             raise AirflowException(str(err)) from err
         return self._conclude(context, checked, url=url, is_new_session=is_new_session)
+
+    def _recover_deferral_state(self, context: Context) -> tuple[str | None, str | None, bool | None]:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        pull: dict[str, Any] = {"task_ids": self.task_id}
+        if map_index is not None and map_index >= 0:
+            pull["map_indexes"] = map_index
+        session_id = ti.xcom_pull(key=SESSION_ID_XCOM_KEY, **pull)
+        url = ti.xcom_pull(key=SESSION_URL_XCOM_KEY, **pull)
+        store = context.get("task_state_store")
+        record = store.get(TASK_STATE_KEY) if store is not None else None
+        is_new = record.get("is_new_session") if isinstance(record, Mapping) else None
+        return session_id, url, is_new if isinstance(is_new, bool) else None
 
     def _conclude(
         self, context: Context, event: Mapping[str, Any], *, url: str | None, is_new_session: bool | None
@@ -643,7 +660,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         if found is not None:
             session_id, url, details = found
             self._session_id = session_id
-            self._record(context, session_id, url, tag)
+            self._record(context, session_id, url, tag, False)
             return self._wait(context, details=details, url=url, is_new_session=False)
 
         prompt = request.pop("prompt")
@@ -666,7 +683,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         # Record the session before anything else can fail: a crash from here on is recovered from
         # the task state store (and, should this write never happen, from the tag in Devin).
         self._session_id = session_id
-        self._record(context, session_id, url, tag)
+        self._record(context, session_id, url, tag, is_new is not False)
         details = dict(hook.get_session(session_id))
         if is_new is False and tag not in (details.get("tags") or []):
             # Devin's idempotency matched some other request (same payload, other task instance):
@@ -681,7 +698,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
             session_id, is_new = created["session_id"], True
             url = created.get("url") or hook.session_url(session_id)
             self._session_id = session_id
-            self._record(context, session_id, url, tag)
+            self._record(context, session_id, url, tag, True)
             details = dict(hook.get_session(session_id))
         self.log.info(
             "Devin session %s %s: %s",
@@ -691,10 +708,15 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         )
         return self._wait(context, details=details, url=url, is_new_session=is_new is not False)
 
-    def _record(self, context: Context, session_id: str, url: str | None, tag: str) -> None:
+    def _record(
+        self, context: Context, session_id: str, url: str | None, tag: str, is_new_session: bool | None
+    ) -> None:
         store = context.get("task_state_store")  # Airflow 3.3+; survives retries, unlike XCom
         if store is not None:
-            store.set(TASK_STATE_KEY, {"session_id": session_id, "url": url, "tag": tag})
+            store.set(
+                TASK_STATE_KEY,
+                {"session_id": session_id, "url": url, "tag": tag, "is_new_session": is_new_session},
+            )
         self._push_session(context, session_id, url)
 
     def _find_existing(self, context: Context, tag: str) -> tuple[str, str, dict[str, Any]] | None:
