@@ -66,6 +66,9 @@ TASK_STATE_KEY = "devin_session"
 #: Prefix of the tag (and message trailer) that ties a session or message to a task instance.
 TAG_PREFIX = "airflow-ti:"
 
+#: Tag added to a session that replaces expired/terminated ones of the same task instance.
+GENERATION_TAG_PREFIX = "airflow-ti-generation:"
+
 #: Extra seconds ``defer(timeout=...)`` allows beyond the trigger's own deadline. It is only a
 #: backstop: the trigger's ``timeout`` event arrives first and lets the task clean up.
 _DEFER_BACKSTOP = 600.0
@@ -606,10 +609,10 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
 
         prompt = validation.require_text("prompt", self.prompt)
         tags = validation.validate_tags(self.tags) or []
-        if len(tags) >= validation.MAX_TAGS:
+        if len(tags) > validation.MAX_TAGS - 2:
             raise ValueError(
-                f"tags has {len(tags)} items; at most {validation.MAX_TAGS - 1} are allowed because the "
-                "provider adds its own airflow-ti tag."
+                f"tags has {len(tags)} items; at most {validation.MAX_TAGS - 2} are allowed because the "
+                "provider adds up to two of its own (airflow-ti, airflow-ti-generation)."
             )
         if self.title is not None:
             validation.require_text("title", self.title)
@@ -656,7 +659,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         tag = idempotency_tag(key)
         hook = self.hook
 
-        found = self._find_existing(context, tag)
+        found, replaced = self._find_existing(context, tag)
         if found is not None:
             session_id, url, details = found
             self._session_id = session_id
@@ -673,6 +676,10 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
                 lines.append(f'ATTACHMENT:"{attachment_url}"')
             prompt = prompt.rstrip("\n") + "\n\n" + "\n".join(lines)
         request["tags"] = [*request["tags"], tag]
+        if replaced:
+            # A replacement must not be the same request as the session it replaces, or Devin's
+            # idempotency would hand the dead session back.
+            request["tags"].append(f"{GENERATION_TAG_PREFIX}{len(replaced) + 1}")
 
         self.log.info("Creating a Devin session for this task instance (tag %s).", tag)
         # idempotent=True lets the hook retry the POST after a lost response without duplicating.
@@ -685,13 +692,17 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         self._session_id = session_id
         self._record(context, session_id, url, tag, is_new is not False)
         details = dict(hook.get_session(session_id))
-        if is_new is False and tag not in (details.get("tags") or []):
-            # Devin's idempotency matched some other request (same payload, other task instance):
-            # never adopt a session that is not ours; create a fresh one without idempotency.
+        if is_new is False and (
+            tag not in (details.get("tags") or [])
+            or SessionStatus.parse(details.get("status_enum")) is SessionStatus.EXPIRED
+        ):
+            # Devin's idempotency matched some other request (same payload, other task instance) or
+            # handed back a dead session: never adopt it; create a fresh one without idempotency.
             self.log.warning(
-                "Devin returned existing session %s for an idempotent create, but it is not tagged %s; "
-                "creating a new session instead.",
+                "Devin returned existing session %s (status %s) for an idempotent create, but it is not "
+                "a live session tagged %s; creating a new session instead.",
                 session_id,
+                details.get("status_enum"),
                 tag,
             )
             created = hook.create_session(prompt, idempotent=False, **request)
@@ -719,8 +730,8 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
             )
         self._push_session(context, session_id, url)
 
-    def _find_existing(self, context: Context, tag: str) -> tuple[str, str, dict[str, Any]] | None:
-        """Find this task instance's live session, or ``None`` when a new one must be created."""
+    def _find_existing(self, context: Context, tag: str) -> tuple[tuple[str, str, dict[str, Any]] | None, list[str]]:
+        """Find this task instance's live session (or ``None``), and the dead ones being replaced."""
         from airflow_provider_devin.exceptions import DevinNotFoundError
 
         hook = self.hook
@@ -742,7 +753,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
                         session_id,
                         details.get("status_enum"),
                     )
-                    return session_id, str(url), details
+                    return (session_id, str(url), details), []
                 replaced.append(session_id)
         # The store cannot know a session whose create response was lost, or whose worker died
         # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
@@ -750,9 +761,10 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         candidates.sort(key=lambda s: str(s.get("created_at") or ""), reverse=True)
         for summary in candidates:
             session_id = str(summary["session_id"])
+            if session_id in replaced:
+                continue
             if SessionStatus.parse(summary.get("status_enum")) is SessionStatus.EXPIRED:
-                if session_id not in replaced:
-                    replaced.append(session_id)
+                replaced.append(session_id)
                 continue
             details = dict(hook.get_session(session_id))
             if SessionStatus.parse(details.get("status_enum")) is SessionStatus.EXPIRED:
@@ -765,7 +777,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
                 details.get("status_enum"),
                 tag,
             )
-            return session_id, hook.session_url(session_id), details
+            return (session_id, hook.session_url(session_id), details), replaced
         if replaced:
             self.log.warning(
                 "Earlier session(s) of this task instance have expired or were terminated: %s. Creating a "
@@ -774,7 +786,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
             )
         else:
             self.log.info("No earlier Devin session for this task instance (tag %s).", tag)
-        return None
+        return None, replaced
 
     def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
         ordered = {

@@ -1,0 +1,229 @@
+"""DevinSessionTrigger: serialization, and real polling against the emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import time
+
+import pytest
+
+from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.operators.devin import idempotency_tag, task_instance_key
+from airflow_provider_devin.triggers.devin import DevinSessionTrigger
+
+ALLOWED_KWARGS = {
+    "devin_conn_id",
+    "session_id",
+    "poll_interval",
+    "deadline",
+    "on_blocked",
+    "suspend_stall_timeout",
+    "max_acu_limit",
+    "terminate_on_kill",
+    "max_poll_errors",
+    "reply_after_index",
+}
+
+
+def make_trigger(**overrides):
+    kwargs = {
+        "devin_conn_id": "devin_default",
+        "session_id": "devin-0123",
+        "poll_interval": 0.1,
+        "deadline": time.time() + 60,
+        "on_blocked": "succeed",
+    }
+    kwargs.update(overrides)
+    return DevinSessionTrigger(**kwargs)
+
+
+def rebuild(trigger):
+    classpath, kwargs = trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def test_serialize_round_trip_rebuilds_an_equal_trigger():
+    trigger = make_trigger(on_blocked="wait", suspend_stall_timeout=90, max_acu_limit=5, terminate_on_kill=True)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_devin.triggers.devin.DevinSessionTrigger"
+    again = rebuild(trigger)
+    assert again.serialize() == (classpath, kwargs)
+    assert again.policy == trigger.policy
+
+
+def test_serialized_kwargs_are_plain_json_and_serde_serialisable():
+    from airflow.sdk.serde import deserialize, serialize
+
+    _, kwargs = make_trigger().serialize()
+    assert set(kwargs) == ALLOWED_KWARGS
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert deserialize(serialize(kwargs)) == kwargs
+
+
+def test_no_serialized_kwarg_holds_the_idempotency_key_or_the_api_key(devin_emulator):
+    class TI:
+        dag_id, task_id, run_id, map_index = "dag", "task", "manual__2026-01-01", -1
+
+    key = task_instance_key({"ti": TI()})
+    tag = idempotency_tag(key)
+    _, kwargs = make_trigger().serialize()
+    flat = json.dumps(kwargs)
+    for secret in (key, tag, tag.split(":", 1)[1], devin_emulator.api_key):
+        assert secret not in flat
+
+
+def test_invalid_policy_values_fail_when_the_trigger_is_built():
+    with pytest.raises(ValueError, match="on_blocked"):
+        make_trigger(on_blocked="sometimes")
+
+
+def create_session(scenario: str, **kwargs) -> str:
+    hook = DevinHook()
+    return hook.create_session(f"Work [emulator:scenario={scenario}]", **kwargs)["session_id"]
+
+
+async def collect(trigger):
+    return [event async for event in trigger.run()]
+
+
+async def test_finished_session_yields_exactly_one_success_event_with_a_summary(devin_emulator):
+    sid = create_session("pull_request")
+    events = await collect(make_trigger(session_id=sid))
+    assert len(events) == 1
+    payload = events[0].payload
+    assert payload["status"] == "success"
+    assert payload["session_id"] == sid
+    assert payload["summary"]["status_enum"] == "finished"
+    assert payload["summary"]["pull_request_url"]
+    assert payload["summary"]["last_devin_message"]
+
+
+@pytest.mark.parametrize(("on_blocked", "status"), [("succeed", "blocked"), ("fail", "blocked")])
+async def test_parked_blocked_session_yields_a_blocked_event(devin_emulator, on_blocked, status):
+    sid = create_session("park_blocked")
+    events = await collect(make_trigger(session_id=sid, on_blocked=on_blocked))
+    assert [e.payload["status"] for e in events] == [status]
+
+
+async def test_expired_session_yields_failed(devin_emulator):
+    sid = create_session("expire")
+    (event,) = await collect(make_trigger(session_id=sid))
+    assert event.payload["status"] == "failed"
+    assert "expired" in event.payload["message"]
+
+
+async def test_deadline_yields_timeout_naming_the_last_status(devin_emulator):
+    sid = create_session("working_forever")
+    (event,) = await collect(make_trigger(session_id=sid, deadline=time.time() + 0.5))
+    assert event.payload["status"] == "timeout"
+    assert sid in event.payload["message"] and "working" in event.payload["message"]
+
+
+async def test_unknown_session_yields_error_at_once(devin_emulator):
+    started = time.monotonic()
+    (event,) = await collect(make_trigger(session_id="devin-doesnotexist"))
+    assert event.payload["status"] == "error"
+    assert time.monotonic() - started < 10
+
+
+@pytest.fixture
+def no_retry_conn(devin_emulator, monkeypatch):
+    """A connection whose hook does not retry, so each failed poll reaches the trigger."""
+    conn = {
+        "conn_type": "devin",
+        "host": devin_emulator.base_url,
+        "password": devin_emulator.api_key,
+        "extra": {"max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps(conn))
+    return "devin_noretry"
+
+
+async def test_transient_poll_errors_are_tolerated_up_to_the_bound(devin_emulator, no_retry_conn):
+    sid = create_session("finish")
+    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{sid}", status=503, times=3)
+    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=3))
+    assert event.payload["status"] == "success"
+
+
+async def test_too_many_consecutive_poll_errors_yield_error(devin_emulator, no_retry_conn):
+    sid = create_session("finish")
+    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{sid}", status=503, times=10)
+    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=2))
+    assert event.payload["status"] == "error"
+    assert "3 times in a row" in event.payload["message"]
+    # The trigger never touches the session on error: a retry reattaches to it.
+    assert not devin_emulator.control.journal(method="DELETE")
+
+
+class ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def capture_log(trigger) -> ListHandler:
+    """Route the trigger's own logger to a list (Airflow's structlog setup bypasses caplog)."""
+    handler = ListHandler()
+    logger = logging.getLogger(f"test.trigger.{id(trigger)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    trigger._log = logger
+    return handler
+
+
+async def test_logs_one_line_per_status_change_or_message_not_per_poll(devin_emulator):
+    sid = create_session("working_forever")
+    trigger = make_trigger(session_id=sid, poll_interval=0.05, deadline=time.time() + 2.5)
+    log = capture_log(trigger)
+    (event,) = await collect(trigger)
+    assert event.payload["status"] == "timeout"
+    polls = len(devin_emulator.control.journal(method="GET", path=f"/v1/sessions/{sid}"))
+    status_lines = [line for line in log.lines if "status:" in line]
+    message_lines = [line for line in log.lines if line.startswith("Devin (session")]
+    assert polls >= 10
+    assert len(status_lines) == 1
+    assert len(message_lines) == 3  # working_forever writes three progress messages
+    assert len(log.lines) == 4
+
+
+async def test_on_kill_terminates_the_session_when_configured(devin_emulator):
+    sid = create_session("working_forever")
+    await make_trigger(session_id=sid, terminate_on_kill=True).on_kill()
+    assert [j["path"] for j in devin_emulator.control.journal(method="DELETE")] == [f"/v1/sessions/{sid}"]
+    assert DevinHook().get_session(sid)["status_enum"] == "expired"
+
+
+async def test_on_kill_leaves_the_session_alone_when_not_configured(devin_emulator):
+    sid = create_session("working_forever")
+    await make_trigger(session_id=sid, terminate_on_kill=False).on_kill()
+    assert not devin_emulator.control.journal(method="DELETE")
+
+
+async def test_on_kill_tolerates_an_already_ended_session(devin_emulator):
+    sid = create_session("working_forever")
+    DevinHook().terminate_session(sid)
+    await make_trigger(session_id=sid, terminate_on_kill=True).on_kill()  # no exception
+
+
+async def test_cancelling_the_trigger_never_terminates_the_session(devin_emulator):
+    sid = create_session("working_forever")
+    trigger = make_trigger(session_id=sid, terminate_on_kill=True)
+    task = asyncio.ensure_future(collect(trigger))
+    await asyncio.sleep(0.5)
+    task.cancel()  # what a triggerer restart does
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await trigger.cleanup()
+    assert not devin_emulator.control.journal(method="DELETE")
+    from airflow_provider_devin.hooks._async import open_client_count
+
+    assert open_client_count() == 0
