@@ -39,3 +39,23 @@ ensure_env() {
   fi
   export PATH="$VENV/bin:$PATH"
 }
+
+# The Airflow 2.11 compatibility lane: a second venv with the provider (editable) on Airflow 2.11.2.
+VENV_AIRFLOW2="$REPO_ROOT/.venv-airflow2"
+CONSTRAINTS_AIRFLOW2="$REPO_ROOT/constraints/airflow-2.11.2-py3.11.txt"
+
+ensure_airflow2_env() {
+  ensure_uv
+  if [ ! -x "$VENV_AIRFLOW2/bin/python" ]; then
+    echo "==> creating $VENV_AIRFLOW2"
+    "$(pick_python)" -m venv "$VENV_AIRFLOW2"
+  fi
+  local stamp="$VENV_AIRFLOW2/.installed-$(cat "$REPO_ROOT/pyproject.toml" "$CONSTRAINTS_AIRFLOW2" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing airflow-provider-devin with Airflow 2.11.2 (pinned by $CONSTRAINTS_AIRFLOW2)"
+    "$UV" pip install --quiet --python "$VENV_AIRFLOW2/bin/python" -c "$CONSTRAINTS_AIRFLOW2" \
+      -e "$REPO_ROOT[emulator]" pytest pytest-asyncio || return 1
+    rm -f "$VENV_AIRFLOW2"/.installed-*
+    touch "$stamp"
+  fi
+}

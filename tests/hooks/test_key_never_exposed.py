@@ -36,7 +36,10 @@ def test_key_is_absent_from_the_hook_repr(hook, devin_emulator):
 
 
 def test_airflow_secrets_masker_masks_the_key_once_the_hook_read_it(hook, devin_emulator):
-    from airflow.sdk._shared.secrets_masker import redact
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.log.secrets_masker import redact
 
     hook.list_sessions()
     assert devin_emulator.api_key not in str(redact(f"Authorization: Bearer {devin_emulator.api_key}"))
