@@ -18,7 +18,7 @@ import csv
 import json
 import os
 import tempfile
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ def _workdir(run_id: str) -> Path:
 @dag(
     dag_id="devin_data_quality_fix",
     schedule="@daily",
-    start_date=datetime(2026, 1, 1),
     catchup=False,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
     tags=["devin", "example", "data-quality"],

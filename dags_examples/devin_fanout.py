@@ -18,7 +18,7 @@ Trigger with your own list::
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -33,7 +33,6 @@ DEFAULT_REPOS = ["acme/api", "acme/web", "acme/analytics-pipeline"]
 @dag(
     dag_id="devin_fanout",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
     catchup=False,
     params={
         "repos": Param(DEFAULT_REPOS, type="array", items={"type": "string"}, minItems=1),

@@ -25,7 +25,7 @@ File format (front matter, then the body Devin reads)::
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ def is_managed(body: str | None) -> bool:
 @dag(
     dag_id="devin_knowledge_sync",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},

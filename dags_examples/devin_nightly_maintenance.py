@@ -21,7 +21,7 @@ couple of seconds because its emulated Devin works in fast-forward.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -57,8 +57,9 @@ URL, and the dependencies you updated.
 
 @dag(
     dag_id="devin_nightly_maintenance",
+    # No start_date: the first run is the next 03:00 UTC, not an immediate run of the latest
+    # interval the moment the DAG is deployed.
     schedule="0 3 * * *",
-    start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},

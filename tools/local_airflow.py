@@ -29,9 +29,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ class StopReport:
 
     survivors: list[int] = field(default_factory=list)
     bound_ports: list[int] = field(default_factory=list)
+    #: "pid name" of processes that ignored SIGTERM for the whole grace period and were SIGKILLed.
+    killed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -119,6 +122,9 @@ class LocalAirflow:
     :param extra_env: variables added to every component's environment (connections, for example).
     :param parallelism: ``[core] parallelism`` (LocalExecutor worker processes).
     :param fresh: remove ``home`` before starting, for a new metadata DB.
+    :param unpause: when given, DAGs are created paused and only these are unpaused (by
+        ``wait_for_dag``), so no other example DAG can start a run -- or a real Devin session --
+        while the deployment is up. ``None`` creates every DAG unpaused.
     """
 
     def __init__(
@@ -129,12 +135,14 @@ class LocalAirflow:
         extra_env: Mapping[str, str] | None = None,
         parallelism: int = 4,
         fresh: bool = True,
+        unpause: Sequence[str] | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
         self.extra_env = dict(extra_env or {})
         self.parallelism = parallelism
         self.fresh = fresh
+        self.unpause = None if unpause is None else set(unpause)
         self.port = 0
         self.components: dict[str, Component] = {}
         self._client: httpx.Client | None = None
@@ -168,7 +176,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.unpause is not None),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
                 "AIRFLOW__API__HOST": "127.0.0.1",
@@ -310,6 +318,7 @@ class LocalAirflow:
         _, alive = psutil.wait_procs(procs, timeout=grace)
         for proc in alive + self._tracked_processes():
             with contextlib.suppress(psutil.Error):
+                report.killed.append(f"{proc.pid} {' '.join(proc.cmdline()[:4])}")
                 proc.kill()
         for component in self.components.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -334,12 +343,18 @@ class LocalAirflow:
         return response.json() if response.content else None
 
     def wait_for_dag(self, dag_id: str, timeout: float = 90.0) -> dict[str, Any]:
-        """Wait until the dag-processor has parsed ``dag_id``; fail fast on an import error."""
+        """Wait until the dag-processor has parsed ``dag_id`` (unpausing it if listed in ``unpause``).
+
+        Fails fast on an import error.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                return self.api("GET", f"/api/v2/dags/{dag_id}")
+                dag = self.api("GET", f"/api/v2/dags/{dag_id}")
+                if dag.get("is_paused") and self.unpause is not None and dag_id in self.unpause:
+                    dag = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+                return dag
             except httpx.HTTPStatusError as err:
                 if err.response.status_code != 404:
                     raise
@@ -424,3 +439,82 @@ def signals_raise_keyboard_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _drain(stream: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        while stream.read(65536):
+            pass
+
+
+class EmulatorProcess:
+    """``devin-emulator`` in its own process group on a free loopback port.
+
+    :param speed: emulated seconds per real second.
+    :param log_path: where the emulator's stderr (its request log) goes.
+    """
+
+    def __init__(self, speed: float = 60.0, log_path: str | os.PathLike[str] | None = None) -> None:
+        self.speed = speed
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base_url = ""
+
+    def start(self, timeout: float = 30.0) -> EmulatorProcess:
+        script = Path(sys.executable).with_name("devin-emulator")
+        argv = [str(script)] if script.exists() else [sys.executable, "-m", "airflow_provider_devin.emulator"]
+        stderr: Any = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            stderr = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [*argv, "--host", "127.0.0.1", "--port", "0", "--speed", f"{self.speed:g}", "--log-level", "warning"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if stderr is not subprocess.DEVNULL:
+            stderr.close()
+        atexit.register(self.stop)
+        assert self.process.stdout is not None
+        # The first stdout line is the base URL, printed as soon as the socket is bound.
+        deadline = time.monotonic() + timeout
+        line = b""
+        while not line and time.monotonic() < deadline and self.process.poll() is None:
+            line = self.process.stdout.readline()
+        self.base_url = line.decode().strip()
+        if not self.base_url.startswith("http"):
+            self.stop()
+            raise DeploymentError(f"devin-emulator did not report its URL (got {line!r})")
+        # Keep draining stdout so the emulator can never block on a full pipe.
+        threading.Thread(target=_drain, args=(self.process.stdout,), daemon=True).start()
+        health_deadline = time.monotonic() + timeout
+        while time.monotonic() < health_deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/_emulator/health", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1]) if self.base_url else 0
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
