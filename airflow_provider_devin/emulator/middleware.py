@@ -41,6 +41,7 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
 
+        generation = self.state.generation
         body = await _read_body(receive)
         headers = _headers(scope)
         presented = _bearer_token(headers.get("authorization", ""))
@@ -78,7 +79,7 @@ class EmulatorMiddleware:
             await self.app(scope, replay, recording_send)
             entry["status"] = status_box["status"]
         finally:
-            self.state.record(entry)
+            self.state.record(entry, generation)
 
     async def _apply_fault(self, fault: Fault, send: Any, entry: dict[str, Any]) -> bool:
         """Carry out ``fault``; True when it answered (or dropped) the request itself."""

@@ -187,10 +187,10 @@ class _Generator:
         if type_name == "array":
             return [self._array(schema, depth)]
         if type_name == "object":
-            return [self._object(schema, depth)]
+            return [self._object(schema, depth, variant)]
         return []
 
-    def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+    def _object(self, schema: dict[str, Any], depth: int, variant: int = 0) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties") or {}
         if not isinstance(properties, dict):
             properties = {}
@@ -216,9 +216,9 @@ class _Generator:
         result: dict[str, Any] = {}
         for name in wanted:
             if name in properties:
-                result[name] = self.first(properties[name], depth + 1)
+                result[name] = self.first(properties[name], depth + 1, variant)
             elif isinstance(extra, dict):
-                result[name] = self.first(extra, depth + 1)
+                result[name] = self.first(extra, depth + 1, variant)
             else:
                 result[name] = None
         counter = 0

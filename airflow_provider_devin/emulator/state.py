@@ -58,6 +58,7 @@ class EmulatorState:
         self.blob_secret = uuid.uuid4().hex
         self.journal: deque[dict[str, Any]] = deque(maxlen=JOURNAL_LIMIT)
         self.faults = FaultBook()
+        self.generation = 0  # bumped by reset(); requests still in flight then are not journaled
         self._reset_world()
 
     def _reset_world(self) -> None:
@@ -246,6 +247,7 @@ class EmulatorState:
         """Forget everything (sessions, resources, faults, journal); the clock restarts at speed."""
         with self.lock:
             self.clock = EmulatedClock(self.configured_speed)
+            self.generation += 1
             self.journal.clear()
             self.faults.clear()
             self._reset_world()
@@ -263,9 +265,11 @@ class EmulatorState:
         with self.lock:
             return self.faults.take(method, path)
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any], generation: int) -> None:
+        """Journal a finished request, unless a reset happened while it was in flight."""
         with self.lock:
-            self.journal.append(entry)
+            if generation == self.generation:
+                self.journal.append(entry)
 
     def journal_entries(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -60,3 +60,25 @@ def client(emulator: DevinEmulator) -> Iterator[DevinClient]:
     client = DevinClient(emulator.base_url, emulator.api_key)
     yield client
     client.http.close()
+
+
+@pytest.fixture
+def pytester_like_run(tmp_path):
+    """Run a tiny user test suite in a fresh pytest process (the plugin loads via its entry point)."""
+    import subprocess
+    import sys
+
+    def run(*args: str, ini: str = "[pytest]\n") -> subprocess.CompletedProcess[str]:
+        (tmp_path / "pytest.ini").write_text(ini)
+        (tmp_path / "test_user.py").write_text(
+            "def test_speed(devin_emulator):\n    print(f\"speed={devin_emulator.control.clock()['speed']}\")\n"
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    return run

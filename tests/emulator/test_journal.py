@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import requests
 
@@ -92,3 +93,15 @@ def test_blob_downloads_are_journaled_without_authorization(client, emulator):
     assert len(blob) == 1
     assert blob[0]["had_authorization"] is False, "requests drops Authorization on a cross-host redirect"
     assert blob[0]["status"] == 200
+
+
+def test_requests_still_in_flight_at_reset_are_not_journaled_afterwards(client, emulator):
+    import threading
+
+    emulator.control.inject_fault("GET", "/v1/secrets", delay=1.0)
+    slow = threading.Thread(target=lambda: client.get("/v1/secrets"))
+    slow.start()
+    time.sleep(0.3)
+    emulator.control.reset()
+    slow.join()
+    assert emulator.control.journal() == []

@@ -1,0 +1,71 @@
+"""The ``devin_emulator`` fixture and the plugin's import-time footprint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_fixture_exposes_url_key_control_and_connection(devin_emulator):
+    assert devin_emulator.base_url.startswith("http://127.0.0.1:")
+    assert devin_emulator.api_key == "apk_user_emulator_test_key"
+    assert devin_emulator.control.health()
+    assert json.loads(devin_emulator.conn_json) == {
+        "conn_type": "devin",
+        "host": devin_emulator.base_url,
+        "password": devin_emulator.api_key,
+    }
+    assert os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"] == devin_emulator.conn_json
+
+
+def test_connection_uri_parses_back_into_the_same_connection(devin_emulator):
+    from airflow.models.connection import Connection
+
+    from_uri = Connection(conn_id="devin_default", uri=devin_emulator.conn_uri)
+    assert from_uri.conn_type == "devin"
+    assert from_uri.host == devin_emulator.base_url
+    assert from_uri.password == devin_emulator.api_key
+
+
+def test_airflow_resolves_the_default_connection_to_the_emulator(devin_emulator):
+    from airflow_provider_devin._compat import BaseHook
+
+    conn = BaseHook.get_connection("devin_default")
+    assert conn.host == devin_emulator.base_url
+    assert conn.password == devin_emulator.api_key
+
+
+def test_each_test_starts_from_a_clean_emulator_part_one(devin_emulator):
+    import requests
+
+    auth = {"Authorization": f"Bearer {devin_emulator.api_key}"}
+    requests.post(f"{devin_emulator.base_url}/v1/sessions", json={"prompt": "leftover"}, headers=auth, timeout=30)
+    devin_emulator.control.inject_fault("*", "/v1/*", status=500, times=100)
+
+
+def test_each_test_starts_from_a_clean_emulator_part_two(devin_emulator):
+    assert devin_emulator.control.sessions() == []
+    assert devin_emulator.control.faults() == []
+    assert devin_emulator.control.journal() == []
+
+
+def test_plugin_module_imports_only_stdlib_and_pytest():
+    code = (
+        "import sys; import airflow_provider_devin.emulator.pytest_plugin; "
+        "heavy = [m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic', 'jsonschema', 'requests', 'httpx', "
+        "'airflow') if m in sys.modules]; print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
+
+
+def test_speed_option_reaches_the_fixture(pytester_like_run):
+    result = pytester_like_run("--devin-emulator-speed", "5")
+    assert "speed=5.0" in result.stdout, result.stdout + result.stderr
+
+
+def test_speed_ini_setting_reaches_the_fixture(pytester_like_run):
+    result = pytester_like_run(ini="[pytest]\ndevin_emulator_speed = 7\n")
+    assert "speed=7.0" in result.stdout, result.stdout + result.stderr
