@@ -41,7 +41,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(f"{base_url(request)}/v1/attachments/{attachment_id}/{quote(name)}")
 
     @router.get("/attachments/{attachment_id}/{name}")
-    def download_attachment(attachment_id: str, name: str, request: Request) -> Response:
+    async def download_attachment(attachment_id: str, name: str, request: Request) -> Response:
         with state.lock:
             if (attachment_id, name) not in state.attachments:
                 raise ApiError(404, f"Attachment {attachment_id}/{name} not found.")
@@ -58,7 +58,7 @@ def build_router(state: EmulatorState) -> APIRouter:
     # -- secrets ------------------------------------------------------------------------------
 
     @router.get("/secrets")
-    def list_secrets() -> JSONResponse:
+    async def list_secrets() -> JSONResponse:
         with state.lock:
             items = [
                 {key: secret[key] for key in ("id", "type", "key", "created_at")} for secret in state.secrets.values()
@@ -66,7 +66,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(items)
 
     @router.post("/secrets")
-    def create_secret(params: CreateSecretParams) -> JSONResponse:
+    async def create_secret(params: CreateSecretParams) -> JSONResponse:
         with state.lock:
             if any(secret["key"] == params.key for secret in state.secrets.values()):
                 raise ApiError(409, f"A secret with key {params.key!r} already exists in this organization.")
@@ -83,7 +83,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse({"id": secret_id})
 
     @router.delete("/secrets/{secret_id}")
-    def delete_secret(secret_id: str) -> JSONResponse:
+    async def delete_secret(secret_id: str) -> JSONResponse:
         with state.lock:
             if state.secrets.pop(secret_id, None) is None:
                 raise ApiError(404, f"Secret {secret_id} not found.")
@@ -92,7 +92,7 @@ def build_router(state: EmulatorState) -> APIRouter:
     # -- knowledge ----------------------------------------------------------------------------
 
     @router.get("/knowledge")
-    def list_knowledge() -> JSONResponse:
+    async def list_knowledge() -> JSONResponse:
         with state.lock:
             return JSONResponse(
                 {
@@ -102,7 +102,7 @@ def build_router(state: EmulatorState) -> APIRouter:
             )
 
     @router.post("/knowledge")
-    def create_knowledge(params: KnowledgeParams, request: Request) -> JSONResponse:
+    async def create_knowledge(params: KnowledgeParams, request: Request) -> JSONResponse:
         with state.lock:
             _check_folder(state, params.parent_folder_id)
             note_id = f"note-{uuid.uuid4().hex}"
@@ -117,7 +117,7 @@ def build_router(state: EmulatorState) -> APIRouter:
             return JSONResponse(dict(note))
 
     @router.put("/knowledge/{note_id}")
-    def update_knowledge(note_id: str, params: KnowledgeParams) -> JSONResponse:
+    async def update_knowledge(note_id: str, params: KnowledgeParams) -> JSONResponse:
         with state.lock:
             note = state.knowledge.get(note_id)
             if note is None:
@@ -127,7 +127,7 @@ def build_router(state: EmulatorState) -> APIRouter:
             return JSONResponse(dict(note))
 
     @router.delete("/knowledge/{note_id}")
-    def delete_knowledge(note_id: str) -> JSONResponse:
+    async def delete_knowledge(note_id: str) -> JSONResponse:
         with state.lock:
             if state.knowledge.pop(note_id, None) is None:
                 raise ApiError(404, f"Knowledge note {note_id} not found.")
@@ -136,14 +136,14 @@ def build_router(state: EmulatorState) -> APIRouter:
     # -- playbooks ----------------------------------------------------------------------------
 
     @router.get("/playbooks")
-    def list_playbooks() -> JSONResponse:
+    async def list_playbooks() -> JSONResponse:
         with state.lock:
             return JSONResponse(
                 [dict(playbook) for playbook in state.playbooks.values() if playbook["status"] == "published"]
             )
 
     @router.post("/playbooks")
-    def create_playbook(params: PlaybookParams, request: Request) -> JSONResponse:
+    async def create_playbook(params: PlaybookParams, request: Request) -> JSONResponse:
         with state.lock:
             email = state.user_for(api_key(request))
             stamp = state.clock.isoformat(state.clock.now())
@@ -167,12 +167,12 @@ def build_router(state: EmulatorState) -> APIRouter:
             return JSONResponse(dict(playbook))
 
     @router.get("/playbooks/{playbook_id}")
-    def get_playbook(playbook_id: str) -> JSONResponse:
+    async def get_playbook(playbook_id: str) -> JSONResponse:
         with state.lock:
             return JSONResponse(dict(_playbook(state, playbook_id)))
 
     @router.put("/playbooks/{playbook_id}")
-    def update_playbook(playbook_id: str, params: PlaybookParams, request: Request) -> JSONResponse:
+    async def update_playbook(playbook_id: str, params: PlaybookParams, request: Request) -> JSONResponse:
         with state.lock:
             playbook = _playbook(state, playbook_id)
             email = state.user_for(api_key(request))
@@ -187,7 +187,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse({"status": "success"})
 
     @router.delete("/playbooks/{playbook_id}")
-    def delete_playbook(playbook_id: str) -> JSONResponse:
+    async def delete_playbook(playbook_id: str) -> JSONResponse:
         with state.lock:
             playbook = _playbook(state, playbook_id)
             playbook["status"] = "deleted"

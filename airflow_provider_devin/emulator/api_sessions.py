@@ -23,7 +23,7 @@ def build_router(state: EmulatorState) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     @router.get("/sessions")
-    def list_sessions(
+    async def list_sessions(
         tags: Annotated[list[str] | None, Query()] = None,
         user_email: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -35,29 +35,29 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse({"sessions": sessions})
 
     @router.post("/sessions")
-    def create_session(params: CreateSessionParams, request: Request) -> JSONResponse:
+    async def create_session(params: CreateSessionParams, request: Request) -> JSONResponse:
         body = params.model_dump(mode="json")
         return JSONResponse(state.create_session(api_key(request), body, base_url(request)))
 
     @router.get("/sessions/{session_id}")
     @router.get("/session/{session_id}", include_in_schema=False)
-    def get_session(session_id: str) -> JSONResponse:
+    async def get_session(session_id: str) -> JSONResponse:
         return JSONResponse(state.get_session(session_id))
 
     @router.post("/sessions/{session_id}/message")
     @router.post("/session/{session_id}/message", include_in_schema=False)
-    def send_message(session_id: str, params: SendMessageParams) -> JSONResponse:
+    async def send_message(session_id: str, params: SendMessageParams) -> JSONResponse:
         detail = state.send_message(session_id, params.message)
         # Contract 5.4: ``null`` when delivered, ``{"detail": ...}`` when the session is suspended.
         return JSONResponse(None if detail is None else {"detail": detail})
 
     @router.put("/sessions/{session_id}/tags")
-    def update_tags(session_id: str, params: UpdateTagsParams) -> JSONResponse:
+    async def update_tags(session_id: str, params: UpdateTagsParams) -> JSONResponse:
         state.update_tags(session_id, params.tags)
         return JSONResponse({"detail": "Tags updated successfully"})
 
     @router.delete("/sessions/{session_id}")
-    def terminate_session(session_id: str) -> JSONResponse:
+    async def terminate_session(session_id: str) -> JSONResponse:
         state.terminate(session_id)
         return JSONResponse({"detail": "Session terminated successfully"})
 

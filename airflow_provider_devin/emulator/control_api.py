@@ -55,56 +55,56 @@ def build_router(state: EmulatorState) -> APIRouter:
     router = APIRouter(prefix="/_emulator")
 
     @router.get("/health")
-    def health() -> JSONResponse:
+    async def health() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     @router.get("/scenarios")
-    def list_scenarios() -> JSONResponse:
+    async def list_scenarios() -> JSONResponse:
         return JSONResponse(sorted(scenarios.SCENARIOS))
 
     @router.get("/clock")
-    def clock() -> JSONResponse:
+    async def clock() -> JSONResponse:
         return JSONResponse(state.clock_info())
 
     @router.post("/advance")
-    def advance(params: AdvanceParams) -> JSONResponse:
+    async def advance(params: AdvanceParams) -> JSONResponse:
         state.advance(params.seconds)
         return JSONResponse(state.clock_info())
 
     @router.post("/speed")
-    def speed(params: SpeedParams) -> JSONResponse:
+    async def speed(params: SpeedParams) -> JSONResponse:
         state.set_speed(params.speed)
         return JSONResponse(state.clock_info())
 
     @router.post("/reset")
-    def reset() -> JSONResponse:
+    async def reset() -> JSONResponse:
         state.reset()
         return JSONResponse({"status": "reset"})
 
     @router.get("/sessions")
-    def sessions() -> JSONResponse:
+    async def sessions() -> JSONResponse:
         return JSONResponse(state.control_sessions())
 
     @router.post("/sessions/{session_id}/scenario")
-    def set_scenario(session_id: str, params: ScenarioParams) -> JSONResponse:
+    async def set_scenario(session_id: str, params: ScenarioParams) -> JSONResponse:
         return JSONResponse(state.set_scenario(session_id, params.scenario))
 
     @router.post("/sessions/{session_id}/status")
-    def set_status(session_id: str, params: StatusParams) -> JSONResponse:
+    async def set_status(session_id: str, params: StatusParams) -> JSONResponse:
         return JSONResponse(state.set_status(session_id, params.status_enum, params.status))
 
     @router.post("/default-scenario")
-    def default_scenario(params: ScenarioParams) -> JSONResponse:
+    async def default_scenario(params: ScenarioParams) -> JSONResponse:
         state.set_default_scenario(params.scenario)
         return JSONResponse({"scenario": params.scenario})
 
     @router.get("/faults")
-    def list_faults() -> JSONResponse:
+    async def list_faults() -> JSONResponse:
         with state.lock:
             return JSONResponse(state.faults.active())
 
     @router.post("/faults")
-    def add_fault(params: FaultParams) -> JSONResponse:
+    async def add_fault(params: FaultParams) -> JSONResponse:
         try:
             fault = Fault(**params.model_dump())
         except ValueError as err:
@@ -112,13 +112,13 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(state.add_fault(fault))
 
     @router.delete("/faults")
-    def clear_faults() -> JSONResponse:
+    async def clear_faults() -> JSONResponse:
         with state.lock:
             state.faults.clear()
         return JSONResponse({"status": "cleared"})
 
     @router.get("/journal")
-    def journal(method: str | None = None, path: str | None = None) -> JSONResponse:
+    async def journal(method: str | None = None, path: str | None = None) -> JSONResponse:
         entries = state.journal_entries()
         if method is not None:
             entries = [e for e in entries if e["method"] == method.upper()]
@@ -127,13 +127,13 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(entries)
 
     @router.delete("/journal")
-    def clear_journal() -> JSONResponse:
+    async def clear_journal() -> JSONResponse:
         with state.lock:
             state.journal.clear()
         return JSONResponse({"status": "cleared"})
 
     @router.post("/knowledge/folders")
-    def add_folder(params: FolderParams) -> JSONResponse:
+    async def add_folder(params: FolderParams) -> JSONResponse:
         return JSONResponse(state.add_folder(params.name, params.description))
 
     return router

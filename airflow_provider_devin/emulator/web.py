@@ -16,7 +16,7 @@ def build_router(state: EmulatorState) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> HTMLResponse:
+    async def index() -> HTMLResponse:
         with state.lock:
             rows = "".join(
                 f'<li><a href="/sessions/{escape(s.session_id.removeprefix("devin-"))}">'
@@ -26,7 +26,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return HTMLResponse(_page("Devin API emulator", f"<h1>Devin API emulator</h1><ul>{rows}</ul>"))
 
     @router.get("/sessions/{hex_part}", response_class=HTMLResponse, include_in_schema=False)
-    def session_page(hex_part: str) -> HTMLResponse:
+    async def session_page(hex_part: str) -> HTMLResponse:
         try:
             details = state.get_session(f"devin-{hex_part}")
         except Exception:
@@ -47,7 +47,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return HTMLResponse(_page(details["session_id"], body))
 
     @router.get("/_emulator/blob/{attachment_id}/{name}", include_in_schema=False)
-    def blob(attachment_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
+    async def blob(attachment_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
         from airflow_provider_devin.emulator.api_resources import blob_signature
 
         expected = blob_signature(state, attachment_id, name, expires)
