@@ -4,9 +4,11 @@
   endpoint's ``/404/...`` route (it fires on anything but a 404, so it keeps polling while
   downloading the same session body).
 - ``ours``: :class:`airflow_provider_devin.triggers.devin.DevinSessionTrigger`.
-- ``floor``: a reference, not a product: the least a Python trigger can do per poll (one shared
-  ``httpx.AsyncClient`` per process, ``json.loads``, compare a status). It shows how far ``ours`` is
-  from the floor when a target is missed.
+- ``httpx-gated``, ``h11-asyncio`` and ``raw-asyncio``: references, not products. The least a
+  trigger can do per poll with one shared ``httpx.AsyncClient`` (behind a semaphore), with h11 over
+  asyncio streams, and with a bare keep-alive HTTP/1.1 client on asyncio streams; all parse the
+  JSON and compare a status. They show how far
+  ``ours`` is from the floor, and what a change to the hook would buy, when a target is missed.
 
 A factory takes the session id and the poll interval and returns a ``BaseTrigger`` (or anything
 with an async-generator ``run()`` and an async ``cleanup()``). Connections come from
@@ -25,6 +27,8 @@ DEVIN_CONN_ID = "bench_devin"
 API_KEY = "apk_user_benchmark_key_0123456789"
 
 TriggerFactory = Callable[[str, float], Any]
+
+IMPLEMENTATIONS = ("baseline", "ours", "httpx-gated", "h11-asyncio", "raw-asyncio")
 
 
 def connection_env(https_port: int, ca_file: str) -> dict[str, str]:
@@ -77,56 +81,237 @@ def ours_trigger(session_id: str, poll_interval: float) -> Any:
     )
 
 
-class _FloorTrigger:
-    """The least work per poll: a process-wide client, parse, compare. Reference only."""
+class _SharedResource:
+    """A per-process resource opened by the first trigger and closed by the last one to leave."""
 
-    _client: Any = None
-    _users = 0
+    def __init__(self, opener: Callable[[], Any], closer: Callable[[Any], Any]) -> None:
+        self._opener = opener
+        self._closer = closer
+        self.value: Any = None
+        self.users = 0
+
+    def acquire(self) -> Any:
+        if self.value is None:
+            self.value = self._opener()
+        self.users += 1
+        return self.value
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self.value is not None:
+            value, self.value = self.value, None
+            await self._closer(value)
+
+
+class _HttpxGatedTrigger:
+    """Reference: one shared ``httpx.AsyncClient``, at most 32 requests inside it at a time.
+
+    The semaphore matters: httpcore's pool rescans every queued request against every connection on
+    each assignment, so hundreds of requests queued inside one client cost O(N x connections) each.
+    """
+
+    resource: _SharedResource | None = None
+    gate: asyncio.Semaphore | None = None
 
     def __init__(self, session_id: str, poll_interval: float, base_url: str) -> None:
         self.session_id = session_id
         self.poll_interval = poll_interval
         self.base_url = base_url
 
-    async def run(self) -> AsyncIterator[dict[str, Any]]:
-        import httpx
+    @classmethod
+    def _shared(cls, base_url: str) -> _SharedResource:
+        if cls.resource is None:
+            import httpx
 
-        cls = type(self)
-        if cls._client is None:
-            cls._client = httpx.AsyncClient(base_url=self.base_url, headers={"Authorization": f"Bearer {API_KEY}"})
-        cls._users += 1
+            def opener() -> Any:
+                limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+                return httpx.AsyncClient(
+                    base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, limits=limits
+                )
+
+            cls.resource = _SharedResource(opener, lambda client: client.aclose())
+            cls.gate = asyncio.Semaphore(32)
+        return cls.resource
+
+    async def run(self) -> AsyncIterator[dict[str, Any]]:
+        shared = self._shared(self.base_url)
+        client = shared.acquire()
+        gate = type(self).gate
+        assert gate is not None
         try:
             while True:
-                response = await cls._client.get(f"/v1/sessions/{self.session_id}")
+                async with gate:
+                    response = await client.get(f"/v1/sessions/{self.session_id}")
                 details = json.loads(response.content)
                 if details.get("status_enum") in ("finished", "expired"):
                     yield {"status": details["status_enum"], "session_id": self.session_id}
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:
-            cls._users -= 1
-            if cls._users == 0 and cls._client is not None:
-                client, cls._client = cls._client, None
-                await client.aclose()
+            await shared.release()
 
     async def cleanup(self) -> None:
         return None
 
 
-def floor_factory(https_port: int) -> TriggerFactory:
-    base_url = f"https://127.0.0.1:{https_port}"
-    return lambda session_id, poll_interval: _FloorTrigger(session_id, poll_interval, base_url)
+class _RawPool:
+    """Keep-alive HTTP/1.1 GETs over asyncio streams: the cheapest a Python trigger can poll.
+
+    Benchmark reference only (Content-Length bodies, no redirects, no chunking, no retries).
+    """
+
+    def __init__(self, port: int) -> None:
+        import ssl
+
+        self._port = port
+        self._ssl = ssl.create_default_context()
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._headers = f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {API_KEY}\r\nAccept: application/json\r\n"
+
+    async def get(self, path: str) -> bytes:
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", self._port, ssl=self._ssl, server_hostname="127.0.0.1"
+            )
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\n{self._headers}\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        self._idle.append((reader, writer))
+        return body
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
+        for _, writer in idle:
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+
+class _H11Pool(_RawPool):
+    """Like :class:`_RawPool`, but h11 (already installed with httpx) parses the responses, so
+    chunked bodies, keep-alive rules and malformed responses are handled by a real HTTP library."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self._h11_headers = [
+            ("Host", f"127.0.0.1:{port}"),
+            ("Authorization", f"Bearer {API_KEY}"),
+            ("Accept", "application/json"),
+        ]
+        self._h11_idle: list[tuple[Any, asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self, path: str) -> bytes:
+        import h11
+
+        if self._h11_idle:
+            conn, reader, writer = self._h11_idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", self._port, ssl=self._ssl, server_hostname="127.0.0.1"
+            )
+            conn = h11.Connection(h11.CLIENT)
+        try:
+            writer.write(conn.send(h11.Request(method="GET", target=path, headers=self._h11_headers)))
+            conn.send(h11.EndOfMessage())
+            parts: list[bytes] = []
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Data):
+                    parts.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionError("server closed the connection mid-response")
+        except BaseException:
+            writer.close()
+            raise
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            self._h11_idle.append((conn, reader, writer))
+        else:
+            writer.close()
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        idle, self._h11_idle = self._h11_idle, []
+        for _, _, writer in idle:
+            writer.close()
+        for _, _, writer in idle:
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+
+class _RawTrigger:
+    """Reference: :class:`_RawPool` shared per process, ``json.loads``, compare a status."""
+
+    resource: _SharedResource | None = None
+
+    pool_class: type[_RawPool] = _RawPool
+
+    def __init__(self, session_id: str, poll_interval: float, port: int) -> None:
+        self.session_id = session_id
+        self.poll_interval = poll_interval
+        self.port = port
+
+    async def run(self) -> AsyncIterator[dict[str, Any]]:
+        cls = type(self)
+        if cls.resource is None:
+            port, pool_class = self.port, cls.pool_class
+            cls.resource = _SharedResource(lambda: pool_class(port), lambda pool: pool.aclose())
+        shared = cls.resource
+        pool = shared.acquire()
+        try:
+            while True:
+                details = json.loads(await pool.get(f"/v1/sessions/{self.session_id}"))
+                if details.get("status_enum") in ("finished", "expired"):
+                    yield {"status": details["status_enum"], "session_id": self.session_id}
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            await shared.release()
+
+    async def cleanup(self) -> None:
+        return None
+
+
+class _H11Trigger(_RawTrigger):
+    """Reference: :class:`_H11Pool` shared per process."""
+
+    resource = None
+    pool_class = _H11Pool
 
 
 def factory(name: str, https_port: int) -> TriggerFactory:
-    """The trigger factory called ``name`` (``baseline``, ``ours`` or ``floor``)."""
+    """The trigger factory called ``name`` (one of :data:`IMPLEMENTATIONS`)."""
     if name == "baseline":
         return baseline_trigger
     if name == "ours":
         return ours_trigger
-    if name == "floor":
-        return floor_factory(https_port)
-    raise ValueError(f"unknown trigger implementation {name!r}; expected baseline, ours or floor")
+    if name == "httpx-gated":
+        base_url = f"https://127.0.0.1:{https_port}"
+        return lambda session_id, interval: _HttpxGatedTrigger(session_id, interval, base_url)
+    if name == "h11-asyncio":
+        return lambda session_id, interval: _H11Trigger(session_id, interval, https_port)
+    if name == "raw-asyncio":
+        return lambda session_id, interval: _RawTrigger(session_id, interval, https_port)
+    raise ValueError(f"unknown trigger implementation {name!r}; expected one of {IMPLEMENTATIONS}")
 
 
 def available(name: str) -> str | None:

@@ -93,6 +93,9 @@ def run_trigger_rounds(
                 f"--out={out}",
                 f"--log-file={log_file}",
             ]
+            if args.profile_dir is not None:
+                args.profile_dir.mkdir(parents=True, exist_ok=True)
+                command.append(f"--profile={args.profile_dir / f'trigger-{name}-{round_index}.prof'}")
             _log(f"[trigger] round {round_index + 1}/{args.rounds}: {name}, N={args.n}")
             limit = args.warmup + args.window + 6 * args.interval + 120
             completed = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=limit, check=False)
@@ -366,7 +369,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny N and short windows (CI)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
-    parser.add_argument("--impls", default="baseline,ours", help="triggers to compare (baseline,ours,floor)")
+    parser.add_argument("--impls", default="baseline,ours", help=f"triggers to compare, from {impls.IMPLEMENTATIONS}")
     parser.add_argument("--n", type=int, default=500, help="concurrent triggers")
     parser.add_argument("--interval", type=float, default=1.0, help="trigger poll interval (s)")
     parser.add_argument("--rounds", type=int, default=3, help="trigger rounds per implementation")
@@ -377,6 +380,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hook-calls", type=int, default=400)
     parser.add_argument("--dag-rounds", type=int, default=9)
     parser.add_argument("--latency-interval", type=float, default=5.0, help="poll interval for the e2e run")
+    parser.add_argument(
+        "--profile-dir", type=Path, help="cProfile each trigger window into this folder (inflates CPU figures)"
+    )
     parser.add_argument("--json", type=Path, help="write raw samples and the summary here")
     args = parser.parse_args(argv)
     if args.smoke:

@@ -135,6 +135,12 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     ]
     await asyncio.sleep(args.warmup)
 
+    profiler = None
+    if args.profile is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     gc_timer = GCTimer()
     gc.callbacks.append(gc_timer)
     stats_start = read_stats(args.control_port)
@@ -147,6 +153,9 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     cpu_end = _cpu()
     stats_end = read_stats(args.control_port)
     gc.callbacks.remove(gc_timer)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     rss_waiting = process.memory_info().rss
     fds_waiting = process.num_fds()
     server_open_waiting = stats_end["open"]["tls"]
@@ -227,8 +236,10 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from benchmarks.impls import IMPLEMENTATIONS
+
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--impl", required=True, choices=["baseline", "ours", "floor"])
+    parser.add_argument("--impl", required=True, choices=IMPLEMENTATIONS)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window starts")
@@ -240,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--log-file", type=Path, required=True)
+    parser.add_argument("--profile", type=Path, help="cProfile the window into this file (inflates CPU)")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 20_000 or not 0 < args.window <= 600 or not 0 < args.interval <= 60:
         parser.error("n must be 1..20000, window 0..600 s, interval 0..60 s")
