@@ -1,0 +1,441 @@
+"""DevinCreateSessionOperator end to end: ``dag.test()`` against the emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from airflow.sdk import DAG
+
+from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.operators.devin import DevinCreateSessionOperator, idempotency_tag
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"summary": {"type": "string"}, "files_changed": {"type": "integer"}},
+    "required": ["summary", "files_changed"],
+}
+
+START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def make_dag(request, failures=None, retries=0, **op_kwargs):
+    dag_id = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:200]
+    kwargs = {"task_id": "create", "poll_interval": 0.2, **op_kwargs}
+    if failures is not None:
+        kwargs["on_failure_callback"] = failures
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as dag:
+        DevinCreateSessionOperator(retries=retries, retry_delay=datetime.timedelta(0), **kwargs)
+    return dag
+
+
+def creates(emulator):
+    return emulator.control.journal(method="POST", path="/v1/sessions")
+
+
+def result_of(dr, key="return_value"):
+    return dr.get_task_instance("create").xcom_pull(task_ids="create", key=key)
+
+
+def state_of(dr):
+    return dr.get_task_instance("create").state
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_create_and_wait_returns_the_validated_structured_output(request, run_dag, devin_emulator, deferrable):
+    dag = make_dag(
+        request,
+        prompt="Refactor the parser [emulator:scenario=finish]",
+        title="Parser refactor",
+        tags=["team-data"],
+        structured_output_schema=SCHEMA,
+        require_structured_output=True,
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    result = result_of(dr)
+    assert set(result) == {
+        "session_id",
+        "url",
+        "status_enum",
+        "title",
+        "structured_output",
+        "pull_request_url",
+        "last_devin_message",
+        "is_new_session",
+    }
+    assert result["status_enum"] == "finished"
+    assert result["title"] == "Parser refactor"
+    assert set(result["structured_output"]) >= {"summary", "files_changed"}
+    assert result["last_devin_message"]
+    assert result["is_new_session"] is True
+    assert result_of(dr, "session_id") == result["session_id"]
+    assert result_of(dr, "session_url") == result["url"]
+
+    (create,) = creates(devin_emulator)
+    assert create["body"]["idempotent"] is True
+    tags = create["body"]["tags"]
+    assert tags[0] == "team-data"
+    assert re.fullmatch(r"airflow-ti:[0-9a-f]{16}", tags[1])
+
+
+def test_pull_request_url_is_returned(request, run_dag, devin_emulator):
+    dag = make_dag(request, prompt="Open a PR [emulator:scenario=pull_request]", deferrable=False)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert result_of(dr)["pull_request_url"].startswith("http")
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_blocked_succeeds_by_default(request, run_dag, devin_emulator, deferrable):
+    dag = make_dag(
+        request,
+        prompt="Work [emulator:scenario=park_blocked]",
+        structured_output_schema=SCHEMA,
+        require_structured_output=True,
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert result_of(dr)["status_enum"] == "blocked"
+    assert result_of(dr)["structured_output"] is not None
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_blocked_fails_with_on_blocked_fail(request, run_dag, devin_emulator, failures, deferrable):
+    dag = make_dag(
+        request,
+        failures,
+        prompt="Work [emulator:scenario=park_blocked]",
+        on_blocked="fail",
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "is blocked" in failures.messages[-1]
+    assert "on_blocked='fail'" in failures.messages[-1]
+
+
+def answer_when_blocked(emulator, text="Use the second option.", timeout=60.0):
+    """Play the human: wait until a session asks its question, then answer it."""
+
+    def run() -> None:
+        hook = DevinHook()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for session in emulator.control.sessions():
+                if session.get("status_enum") == "blocked":
+                    hook.send_message(session["session_id"], text)
+                    return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_on_blocked_wait_keeps_waiting_until_a_human_answers(request, run_dag, devin_emulator, deferrable):
+    human = answer_when_blocked(devin_emulator)
+    dag = make_dag(
+        request, prompt="Ask me [emulator:scenario=blocked_question]", on_blocked="wait", deferrable=deferrable
+    )
+    dr = run_dag(dag)
+    human.join(5)
+    assert dr.state == "success"
+    assert result_of(dr)["status_enum"] == "finished"
+    answers = devin_emulator.control.journal(method="POST")
+    assert any(entry["path"].endswith("/message") for entry in answers)
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_expired_session_fails_the_task(request, run_dag, devin_emulator, failures, deferrable):
+    dag = make_dag(request, failures, prompt="Work [emulator:scenario=expire]", deferrable=deferrable)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "expired" in failures.messages[-1]
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_suspended_session_fails_after_the_stall_window_naming_likely_causes(
+    request, run_dag, devin_emulator, failures, deferrable
+):
+    dag = make_dag(
+        request,
+        failures,
+        prompt="Work [emulator:scenario=suspend]",
+        suspend_stall_timeout=1.5,
+        max_acu_limit=3,
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    message = failures.messages[-1]
+    assert "suspended" in message
+    assert "max_acu_limit (3 ACUs)" in message
+    assert "quota" in message and "inactivity" in message and "paused" in message
+
+
+# One wait, one warning: the deferrable run sees the unknown value only on the triggerer, and the
+# sync run sees null on every poll of one worker process.
+@pytest.mark.parametrize(("scenario", "deferrable"), [("unknown_status", True), ("null_status", False)])
+def test_unknown_and_null_statuses_count_as_running_and_warn_once(
+    request, run_dag, devin_emulator, capfd, scenario, deferrable
+):
+    dag = make_dag(request, prompt=f"Work [emulator:scenario={scenario}]", deferrable=deferrable)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert result_of(dr)["status_enum"] == "finished"
+    out = capfd.readouterr().out
+    assert out.count("which this provider does not know") == 1
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_timeout_terminates_the_session_and_fails_naming_it(request, run_dag, devin_emulator, failures, deferrable):
+    dag = make_dag(
+        request,
+        failures,
+        prompt="Work [emulator:scenario=working_forever]",
+        timeout=2,
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    session_id = result_of(dr, "session_id")
+    message = failures.messages[-1]
+    assert session_id in message
+    assert "last status: working" in message
+    assert "terminated" in message
+    deletes = devin_emulator.control.journal(method="DELETE")
+    assert [d["path"] for d in deletes] == [f"/v1/sessions/{session_id}"]
+
+
+def test_timeout_leaves_the_session_running_when_told_to(request, run_dag, devin_emulator, failures):
+    dag = make_dag(
+        request,
+        failures,
+        prompt="Work [emulator:scenario=working_forever]",
+        timeout=1.5,
+        terminate_on_timeout=False,
+        deferrable=True,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "left running" in failures.messages[-1]
+    assert not devin_emulator.control.journal(method="DELETE")
+
+
+def test_wait_for_completion_false_returns_right_after_creating(request, run_dag, devin_emulator):
+    dag = make_dag(request, prompt="Work [emulator:scenario=working_forever]", wait_for_completion=False)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert result_of(dr)["status_enum"] == "working"
+    assert len(creates(devin_emulator)) == 1
+
+
+# --- retry safety ------------------------------------------------------------------------------
+
+
+def test_retry_after_dying_between_the_post_and_the_state_write_reattaches_by_tag(
+    request, run_dag, devin_emulator, monkeypatch, capfd
+):
+    original = DevinHook.create_session
+    calls = []
+
+    def create_then_die(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        calls.append(response["session_id"])
+        if len(calls) == 1:
+            raise RuntimeError("worker lost right after the POST")
+        return response
+
+    monkeypatch.setattr(DevinHook, "create_session", create_then_die)
+    dag = make_dag(request, retries=1, prompt="Work [emulator:scenario=finish]", deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert len(creates(devin_emulator)) == 1
+    assert len(calls) == 1
+    result = result_of(dr)
+    assert result["session_id"] == calls[0]
+    assert result["is_new_session"] is False
+    assert "found by its tag" in capfd.readouterr().out
+
+
+def test_retry_after_dying_after_the_state_write_reattaches_from_the_task_state_store(
+    request, run_dag, devin_emulator, monkeypatch, capfd
+):
+    original = DevinHook.get_session
+    seen = []
+
+    def get_once_then_die(self, session_id):
+        seen.append(session_id)
+        if len(seen) == 1:
+            raise RuntimeError("worker lost after recording the session")
+        return original(self, session_id)
+
+    monkeypatch.setattr(DevinHook, "get_session", get_once_then_die)
+    dag = make_dag(request, retries=1, prompt="Work [emulator:scenario=finish]", deferrable=False)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert len(creates(devin_emulator)) == 1
+    # The second try asked the store, not Devin's session list.
+    assert len(devin_emulator.control.journal(method="GET", path="/v1/sessions")) == 1
+    assert "recorded in the task state store" in capfd.readouterr().out
+
+
+def test_lost_create_response_is_retried_idempotently_into_one_session(request, run_dag, devin_emulator):
+    devin_emulator.control.inject_fault("POST", "/v1/sessions", status=503, after_processing=True)
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert len(devin_emulator.control.sessions()) == 1
+
+
+def test_existing_live_session_of_the_task_instance_is_reattached_not_recreated(
+    request, run_dag, devin_emulator, capfd
+):
+    key = f"reattach-{uuid.uuid4()}"
+    existing = DevinHook().create_session("Earlier [emulator:scenario=finish]", tags=[idempotency_tag(key)])
+    devin_emulator.control.clear_journal()
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", idempotency_key=key, deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert creates(devin_emulator) == []
+    assert result_of(dr)["session_id"] == existing["session_id"]
+    assert result_of(dr)["is_new_session"] is False
+    assert "Reattaching to Devin session" in capfd.readouterr().out
+
+
+def test_expired_session_of_the_task_instance_is_replaced(request, run_dag, devin_emulator, capfd):
+    key = f"replace-{uuid.uuid4()}"
+    old = DevinHook().create_session("Work [emulator:scenario=finish]", idempotent=True, tags=[idempotency_tag(key)])
+    devin_emulator.control.set_status(old["session_id"], "expired")
+    devin_emulator.control.clear_journal()
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", idempotency_key=key, deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    (create,) = creates(devin_emulator)
+    assert "airflow-ti-generation:2" in create["body"]["tags"]
+    assert result_of(dr)["session_id"] != old["session_id"]
+    assert result_of(dr)["is_new_session"] is True
+    out = capfd.readouterr().out
+    assert "expired or were terminated" in out and old["session_id"] in out
+
+
+def test_templated_idempotency_key_is_rendered(request, run_dag, devin_emulator):
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", idempotency_key="custom-{{ dag.dag_id }}")
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    (create,) = creates(devin_emulator)
+    assert idempotency_tag(f"custom-{dag.dag_id}") in create["body"]["tags"]
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def test_invalid_inputs_fail_before_anything_remote(request, run_dag, devin_emulator, failures):
+    dag = make_dag(request, failures, prompt="{{ '' }}", tags=["ok"])
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "prompt" in failures.messages[-1]
+    assert devin_emulator.control.journal() == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"on_blocked": "sometimes"}, "on_blocked"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_acu_limit": 0}, "max_acu_limit"),
+        ({"structured_output_schema": ["not", "a", "schema"]}, "structured_output_schema"),
+        ({"structured_output_schema": "schema.yaml"}, "structured_output_schema"),
+        ({"attachments": "one/path.txt"}, "attachments"),
+        ({"suspend_stall_timeout": 0}, "suspend_stall_timeout"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        DevinCreateSessionOperator(task_id="t", prompt="x", **kwargs)
+
+
+def test_prompt_file_schema_file_and_attachments(request, run_dag, devin_emulator, tmp_path):
+    prompt_file = tmp_path / "task.md"
+    prompt_file.write_text("Fix the report for {{ dag.dag_id }} [emulator:scenario=finish]\n")
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text('{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}')
+    notes = tmp_path / "notes.md"
+    notes.write_text("# notes, not a template {{ oops")
+    dag_id = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)
+    with DAG(dag_id, schedule=None, start_date=START, template_searchpath=[str(tmp_path)]) as dag:
+        DevinCreateSessionOperator(
+            task_id="create",
+            prompt="task.md",
+            structured_output_schema="schema.json",
+            attachments=[str(notes), "{{ params.extra }}"],
+            params={"extra": str(schema_file)},
+            require_structured_output=True,
+            poll_interval=0.2,
+        )
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    uploads = devin_emulator.control.journal(method="POST", path="/v1/attachments")
+    assert len(uploads) == 2
+    (create,) = creates(devin_emulator)
+    prompt = create["body"]["prompt"]
+    assert prompt.startswith(f"Fix the report for {dag_id}")
+    assert len(re.findall(r'^ATTACHMENT:"[^"]+notes\.md"$', prompt, flags=re.M)) == 1
+    assert len(re.findall(r'^ATTACHMENT:"[^"]+schema\.json"$', prompt, flags=re.M)) == 1
+    assert create["body"]["structured_output_schema"]["required"] == ["ok"]
+    assert result_of(dr)["structured_output"]["ok"] in (True, False)
+
+
+def test_session_secrets_are_sent_but_never_stored_as_rendered_fields(request, run_dag, devin_emulator):
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    dag = make_dag(
+        request,
+        prompt="Work [emulator:scenario=finish]",
+        session_secrets=[{"key": "API_TOKEN", "value": "{{ params.token }}"}],
+        params={"token": secret},
+    )
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    sessions = devin_emulator.control.sessions()
+    assert len(sessions) == 1
+    with create_session() as session:
+        rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag.dag_id).all()
+        stored = " ".join(str(row.rendered_fields) for row in rows)
+    assert secret not in stored
+    assert "Work [emulator" in stored  # the prompt itself is a rendered field
+
+
+def test_structured_output_that_does_not_match_the_schema_fails(tmp_path):
+    op = DevinCreateSessionOperator(
+        task_id="t", prompt="x", structured_output_schema=SCHEMA, require_structured_output=True
+    )
+    with pytest.raises(Exception, match="does not match structured_output_schema"):
+        op._finish({"session_id": "devin-1", "structured_output": {"summary": 3}})
+    with pytest.raises(Exception, match="without a structured_output"):
+        op._finish({"session_id": "devin-1", "structured_output": None})
+    ok = op._finish({"session_id": "devin-1", "structured_output": {"summary": "s", "files_changed": 2}})
+    assert ok["structured_output"]["files_changed"] == 2
+
+
+def test_on_kill_terminates_the_session_this_operator_created(devin_emulator):
+    session_id = DevinHook().create_session("Work [emulator:scenario=working_forever]")["session_id"]
+    op = DevinCreateSessionOperator(task_id="t", prompt="x")
+    op._session_id = session_id
+    op.on_kill()
+    assert [d["path"] for d in devin_emulator.control.journal(method="DELETE")] == [f"/v1/sessions/{session_id}"]
+    op_keep = DevinCreateSessionOperator(task_id="t2", prompt="x", terminate_on_kill=False)
+    op_keep._session_id = session_id
+    op_keep.on_kill()
+    assert len(devin_emulator.control.journal(method="DELETE")) == 1
