@@ -21,7 +21,11 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class EmulatorControlError(RuntimeError):
-    """The control API refused a call (unknown session or scenario, invalid fault...)."""
+    """The control API refused a call (unknown session or scenario, invalid fault...).
+
+    :param status_code: the HTTP status the control API answered.
+    :param detail: its ``detail`` (a string, or FastAPI's list of validation errors).
+    """
 
     def __init__(self, status_code: int, detail: Any) -> None:
         super().__init__(f"emulator control API answered {status_code}: {detail}")
@@ -112,6 +116,7 @@ class EmulatorControl:
         return self._call("GET", "/faults")
 
     def clear_faults(self) -> None:
+        """Drop every pending fault rule."""
         self._call("DELETE", "/faults")
 
     # -- journal ------------------------------------------------------------------------------
@@ -130,6 +135,7 @@ class EmulatorControl:
         return self._call("GET", "/journal", query={"method": method, "path": path})
 
     def clear_journal(self) -> None:
+        """Forget the journal so far."""
         self._call("DELETE", "/journal")
 
     # -- sessions and time --------------------------------------------------------------------
@@ -139,11 +145,22 @@ class EmulatorControl:
         return self._call("GET", "/sessions")
 
     def set_scenario(self, session_id: str, scenario: str) -> dict[str, Any]:
-        """Restart ``session_id``'s timeline with ``scenario``, counted from the current emulated time."""
+        """Restart a session's timeline with another scenario, counted from the current emulated time.
+
+        :param session_id: the session (``devin-...``).
+        :param scenario: a scenario name (see ``scenarios()``).
+        :return: the session's control view.
+        """
         return self._call("POST", f"/sessions/{quote(session_id, safe='')}/scenario", {"scenario": scenario})
 
     def set_status(self, session_id: str, status_enum: str | None, status: str | None = None) -> dict[str, Any]:
-        """Force ``status_enum`` (any string, or None) and drop pending scheduled changes."""
+        """Force a session's status and drop its pending scheduled changes, so it stays there.
+
+        :param session_id: the session (``devin-...``).
+        :param status_enum: any string (including values v1 does not define), or None.
+        :param status: the legacy ``status`` string; derived from ``status_enum`` when omitted.
+        :return: the session's control view.
+        """
         return self._call(
             "POST",
             f"/sessions/{quote(session_id, safe='')}/status",
@@ -151,15 +168,26 @@ class EmulatorControl:
         )
 
     def set_default_scenario(self, scenario: str) -> None:
-        """Scenario for sessions created from now on without a marker or tag."""
+        """Scenario for sessions created from now on without a prompt marker or tag.
+
+        :param scenario: a scenario name (see ``scenarios()``).
+        """
         self._call("POST", "/default-scenario", {"scenario": scenario})
 
     def advance(self, seconds: float) -> dict[str, Any]:
-        """Jump the emulated clock forward by ``seconds`` emulated seconds."""
+        """Jump the emulated clock forward.
+
+        :param seconds: emulated seconds (>= 0).
+        :return: the clock after the jump (see ``clock()``).
+        """
         return self._call("POST", "/advance", {"seconds": seconds})
 
     def set_speed(self, speed: float) -> dict[str, Any]:
-        """Change emulated seconds per real second from now on."""
+        """Change the clock's speed from now on (the clock does not jump).
+
+        :param speed: emulated seconds per real second (> 0).
+        :return: the clock (see ``clock()``).
+        """
         return self._call("POST", "/speed", {"speed": speed})
 
     def clock(self) -> dict[str, Any]:
@@ -167,10 +195,16 @@ class EmulatorControl:
         return self._call("GET", "/clock")
 
     def scenarios(self) -> list[str]:
+        """The scenario names the emulator knows."""
         return self._call("GET", "/scenarios")
 
     def add_knowledge_folder(self, name: str, description: str = "") -> dict[str, Any]:
-        """Create a knowledge folder (v1 has no endpoint for that; real orgs make them in the web app)."""
+        """Create a knowledge folder (v1 has no endpoint for that; real orgs make them in the web app).
+
+        :param name: the folder's name.
+        :param description: its description.
+        :return: the folder as ``GET /v1/knowledge`` lists it.
+        """
         return self._call("POST", "/knowledge/folders", {"name": name, "description": description})
 
     def reset(self) -> None:
@@ -178,4 +212,5 @@ class EmulatorControl:
         self._call("POST", "/reset")
 
     def health(self) -> bool:
+        """True when the emulator answers."""
         return self._call("GET", "/health") == {"status": "ok"}
