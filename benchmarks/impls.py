@@ -4,6 +4,8 @@
   endpoint's ``/404/...`` route (it fires on anything but a 404, so it keeps polling while
   downloading the same session body).
 - ``ours``: :class:`airflow_provider_devin.triggers.devin.DevinSessionTrigger`.
+- ``ours-h11``: the same trigger and hook logic with the async transport the benchmarks recommend
+  (``benchmarks.prototype_transport``), to measure that change before it is made.
 - ``httpx-gated``, ``h11-asyncio`` and ``raw-asyncio``: references, not products. The least a
   trigger can do per poll with one shared ``httpx.AsyncClient`` (behind a semaphore), with h11 over
   asyncio streams, and with a bare keep-alive HTTP/1.1 client on asyncio streams; all parse the
@@ -28,7 +30,7 @@ API_KEY = "apk_user_benchmark_key_0123456789"
 
 TriggerFactory = Callable[[str, float], Any]
 
-IMPLEMENTATIONS = ("baseline", "ours", "httpx-gated", "h11-asyncio", "raw-asyncio")
+IMPLEMENTATIONS = ("baseline", "ours", "ours-h11", "httpx-gated", "h11-asyncio", "raw-asyncio")
 
 
 def connection_env(https_port: int, ca_file: str) -> dict[str, str]:
@@ -307,6 +309,10 @@ def factory(name: str, https_port: int) -> TriggerFactory:
     if name == "httpx-gated":
         base_url = f"https://127.0.0.1:{https_port}"
         return lambda session_id, interval: _HttpxGatedTrigger(session_id, interval, base_url)
+    if name == "ours-h11":
+        from benchmarks.prototype_transport import h11_trigger
+
+        return h11_trigger
     if name == "h11-asyncio":
         return lambda session_id, interval: _H11Trigger(session_id, interval, https_port)
     if name == "raw-asyncio":
@@ -317,7 +323,7 @@ def factory(name: str, https_port: int) -> TriggerFactory:
 def available(name: str) -> str | None:
     """None if the implementation can be imported here, else why not (e.g. not merged yet)."""
     try:
-        if name == "ours":
+        if name in ("ours", "ours-h11"):
             import airflow_provider_devin.triggers.devin as module
 
             getattr(module, "DevinSessionTrigger")  # noqa: B009

@@ -33,6 +33,7 @@ TRIGGER_METRICS = [
     ("gc_share", "share of CPU in cyclic GC", 3),
     ("rss_per_trigger_kib", "RSS per waiting trigger (KiB)", 1),
     ("log_lines_per_poll", "log lines per poll", 3),
+    ("server_open_waiting", "connections open while waiting", 0),
     ("fd_leak", "open fds after - before", 0),
     ("server_open_after", "server-side connections left open", 0),
 ]
