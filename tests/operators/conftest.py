@@ -31,7 +31,8 @@ def run_dag(airflow_db, devin_emulator) -> Callable:
         serialize_dag(dag)
         if logical_date is None:
             return dag.test()
-        return dag.test(logical_date=logical_date)
+        # Same logical date and run_after -> same run_id: the same task instances run again.
+        return dag.test(logical_date=logical_date, run_after=logical_date)
 
     return _run
 

@@ -439,3 +439,37 @@ def test_on_kill_terminates_the_session_this_operator_created(devin_emulator):
     op_keep._session_id = session_id
     op_keep.on_kill()
     assert len(devin_emulator.control.journal(method="DELETE")) == 1
+
+
+def test_retry_after_the_worker_is_sigkilled_right_after_the_post_creates_exactly_one_session(
+    request, run_dag, devin_emulator, capfd
+):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    sys.path.insert(0, str(here))
+    try:
+        from _crash_run import build_dag
+    finally:
+        sys.path.remove(str(here))
+    dag_id = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)
+    logical_date = datetime.datetime.now(tz=datetime.timezone.utc).replace(microsecond=0)
+
+    first = subprocess.run(
+        [sys.executable, str(here / "_crash_run.py"), dag_id, logical_date.isoformat(), "kill"],
+        env=os.environ.copy(),
+        capture_output=True,
+        timeout=300,
+    )
+    assert first.returncode == -9, first.stderr.decode()[-2000:]
+    (session,) = devin_emulator.control.sessions()
+
+    # The same task instance runs again (same dag_id, run_id, task_id, map_index): a retry.
+    dr = run_dag(build_dag(dag_id), logical_date=logical_date)
+    assert dr.state == "success"
+    assert len(creates(devin_emulator)) == 1
+    assert result_of(dr)["session_id"] == session["session_id"]
+    assert "found by its tag" in capfd.readouterr().out
