@@ -45,7 +45,7 @@ def test_retry_after_sending_does_not_deliver_twice(request, run_dag, devin_emul
     sent = []
 
     def send_then_die(self, sid, message):
-        detail = original(self, sid, message)
+        original(self, sid, message)
         sent.append(message)
         raise RuntimeError("worker lost right after sending")
 
