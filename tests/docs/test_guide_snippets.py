@@ -73,3 +73,17 @@ def test_hook_attachment_snippet_uploads_sends_and_downloads(devin_emulator) -> 
     details = DevinHook().get_session(session_id)
     sent = [m["message"] for m in details["messages"] if m["type"] == "user_message"]
     assert any('ATTACHMENT:"' in text and "validation.log" in text for text in sent), sent
+
+
+def test_trigger_snippet_yields_one_success_event_without_the_key(devin_emulator) -> None:
+    import runpy
+
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    session_id = DevinHook().create_session("Tidy up the README")["session_id"]
+    namespace = runpy.run_path(str(SNIPPETS / "trigger_example.py"))
+    event = namespace["wait_with_the_trigger"](session_id)
+    assert event["status"] == "success"
+    assert event["session_id"] == session_id
+    assert event["summary"]["status_enum"] == "finished"
+    assert devin_emulator.api_key not in repr(event)

@@ -136,3 +136,13 @@ def test_fence_parser_sees_indented_blocks(tmp_path: Path) -> None:
     page.write_text('!!! note\n\n    ```python\n    x = 1\n    ```\n\n```json\n{"a": 1}\n```\n')
     blocks = fenced_blocks(page)
     assert [(b.lang, b.code) for b in blocks] == [("python", "x = 1\n"), ("json", '{"a": 1}\n')]
+
+
+def test_no_page_is_left_a_placeholder() -> None:
+    unfinished = [
+        f"{page.relative_to(REPO_ROOT)}:{number}"
+        for page in sorted(DOCS.rglob("*.md"))
+        for number, line in enumerate(page.read_text().splitlines(), 1)
+        if re.search(r"\bPLACEHOLDER\b|\bTODO\b|\bTBD\b", line)
+    ]
+    assert not unfinished, unfinished
