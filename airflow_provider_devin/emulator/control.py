@@ -126,7 +126,8 @@ class EmulatorControl:
 
         Each entry: ``method``, ``path``, ``query`` (name -> list of values), ``body`` (parsed JSON,
         a short description for multipart, or None), ``status`` (int, or ``"dropped"``), ``time``
-        (ISO-8601, real clock), ``user_agent``, ``client`` and ``had_authorization``. The
+        (ISO-8601, real clock), ``monotonic`` (the server's ``time.monotonic()``), ``user_agent``,
+        ``client``, ``had_authorization`` and, when a fault applied, ``fault`` (its id). The
         ``Authorization`` header is never stored, and accepted keys are redacted everywhere.
 
         :param method: only this HTTP method.

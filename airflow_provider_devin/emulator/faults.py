@@ -58,17 +58,6 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         return (self.method in ("*", method)) and fnmatch.fnmatchcase(path, self.path_pattern)
 
-    @property
-    def outcome(self) -> str | int:
-        """What the journal records as the status of a request this fault answered."""
-        if self.drop_connection:
-            return "dropped"
-        if self.status is not None:
-            return self.status
-        if self.malformed_json:
-            return 200
-        return "passed"  # delay only: the real answer's status is recorded
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

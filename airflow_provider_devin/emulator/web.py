@@ -9,6 +9,7 @@ from html import escape
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from airflow_provider_devin.emulator.api_resources import blob_signature
 from airflow_provider_devin.emulator.state import EmulatorState
 
 
@@ -48,8 +49,6 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/_emulator/blob/{attachment_id}/{name}", include_in_schema=False)
     async def blob(attachment_id: str, name: str, expires: int = 0, signature: str = "") -> Response:
-        from airflow_provider_devin.emulator.api_resources import blob_signature
-
         expected = blob_signature(state, attachment_id, name, expires)
         if not hmac.compare_digest(expected, signature):
             return Response("Signature does not match.", status_code=403, media_type="text/plain")
