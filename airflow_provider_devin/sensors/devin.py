@@ -195,8 +195,12 @@ class DevinSessionSensor(BaseSensorOperator):
         :param session_id: The session this sensor deferred on.
         :param url: The session's web URL.
         """
+        # The triggerer passes defer(kwargs=...) along with the event; `dag.test()` passes only the
+        # event. session_id is a template field, re-rendered in this fresh process.
+        session_id = session_id or self._session_id()
+        url = url or self.hook.session_url(session_id)
         try:
-            checked = validate_event(event, session_id or "")
+            checked = validate_event(event, session_id)
         except ValueError as err:
             raise AirflowException(str(err)) from err
         status = checked["status"]

@@ -1,0 +1,132 @@
+"""DevinSessionSensor in poke, reschedule and deferrable mode, against the emulator."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from airflow.sdk import DAG
+
+from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.sensors.devin import DevinSessionSensor
+
+START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+MODES = [
+    pytest.param({"mode": "poke"}, id="poke"),
+    pytest.param({"mode": "reschedule"}, id="reschedule"),
+    pytest.param({"deferrable": True}, id="deferrable"),
+]
+
+
+def new_session(scenario: str) -> str:
+    return DevinHook().create_session(f"Work [emulator:scenario={scenario}]")["session_id"]
+
+
+def make_dag(request, failures=None, **kwargs):
+    dag_id = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:200]
+    extra = {"on_failure_callback": failures.append_exc} if failures is not None else {}
+    with DAG(dag_id, schedule=None, start_date=START) as dag:
+        DevinSessionSensor(task_id="wait", poke_interval=0.2, **extra, **kwargs)
+    return dag
+
+
+class Failures(list):
+    def append_exc(self, context) -> None:
+        self.append(str(context.get("exception")))
+
+
+def ti_of(dr):
+    return dr.get_task_instance("wait")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_finished_session_returns_its_summary(request, run_dag, devin_emulator, mode):
+    session_id = new_session("pull_request")
+    dag = make_dag(request, session_id="{{ params.sid }}", params={"sid": session_id}, **mode)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    summary = ti_of(dr).xcom_pull(task_ids="wait")
+    assert summary["session_id"] == session_id
+    assert summary["status_enum"] == "finished"
+    assert summary["pull_request_url"]
+    assert summary["url"] == DevinHook().session_url(session_id)
+    assert ti_of(dr).xcom_pull(task_ids="wait", key="session_url") == summary["url"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_expired_session_fails(request, run_dag, devin_emulator, mode):
+    failures = Failures()
+    dag = make_dag(request, failures, session_id=new_session("expire"), **mode)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "expired" in failures[-1]
+
+
+@pytest.mark.parametrize(("on_blocked", "state"), [("succeed", "success"), ("fail", "failed")])
+def test_blocked_follows_on_blocked(request, run_dag, devin_emulator, on_blocked, state):
+    dag = make_dag(request, session_id=new_session("park_blocked"), on_blocked=on_blocked, deferrable=True)
+    assert run_dag(dag).state == state
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_suspended_session_fails_after_the_stall_window(request, run_dag, devin_emulator, mode):
+    failures = Failures()
+    dag = make_dag(request, failures, session_id=new_session("suspend"), suspend_stall_timeout=1.5, **mode)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "suspend_stall_timeout" in failures[-1]
+
+
+@pytest.mark.parametrize("mode", [MODES[0], MODES[2]])
+def test_timeout_fails_the_sensor_and_leaves_the_session_alone(request, run_dag, devin_emulator, mode):
+    failures = Failures()
+    dag = make_dag(request, failures, session_id=new_session("working_forever"), timeout=1.5, **mode)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "timed out" in failures[-1] or "deadline" in failures[-1]
+    assert not devin_emulator.control.journal(method="DELETE")
+
+
+def test_deferrable_sensor_passes_its_timeout_to_defer(devin_emulator, monkeypatch):
+    session_id = new_session("working_forever")
+    sensor = DevinSessionSensor(task_id="wait", session_id=session_id, timeout=123, deferrable=True)
+    captured = {}
+
+    def fake_defer(**kwargs):
+        captured.update(kwargs)
+        raise RuntimeError("deferred")
+
+    monkeypatch.setattr(sensor, "defer", fake_defer)
+
+    class TI:
+        def xcom_push(self, key, value):
+            pass
+
+    with pytest.raises(RuntimeError, match="deferred"):
+        sensor.execute({"ti": TI()})
+    assert captured["timeout"] == datetime.timedelta(seconds=123)
+    _, kwargs = captured["trigger"].serialize()
+    assert kwargs["session_id"] == session_id
+    assert kwargs["terminate_on_kill"] is False
+
+
+def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, devin_emulator, monkeypatch):
+    import json
+
+    conn = {
+        "conn_type": "devin",
+        "host": devin_emulator.base_url,
+        "password": devin_emulator.api_key,
+        "extra": {"max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps(conn))
+    session_id = new_session("finish")
+    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", status=503, times=3)
+    dag = make_dag(request, session_id=session_id, devin_conn_id="devin_noretry", mode="poke")
+    assert run_dag(dag).state == "success"
+
+
+def test_invalid_on_blocked_is_rejected_at_parse_time():
+    with pytest.raises(ValueError, match="on_blocked"):
+        DevinSessionSensor(task_id="wait", session_id="devin-1", on_blocked="later")
