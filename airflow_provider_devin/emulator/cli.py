@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"accepted API key (repeatable; default {DEFAULT_API_KEY!r}, or ${ENV_API_KEYS} comma-separated)",
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--access-log", action="store_true", help="log every request (off by default: benchmarks)")
     return parser
 
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="off",
         proxy_headers=False,
         server_header=False,
+        access_log=args.access_log,
         timeout_graceful_shutdown=2,
         backlog=512,
     )
