@@ -27,6 +27,7 @@ from tools.local_airflow import (  # noqa: E402
     DeploymentError,
     EmulatorProcess,
     LocalAirflow,
+    port_is_listening,
     signals_raise_keyboard_interrupt,
 )
 
@@ -60,10 +61,11 @@ class Progress:
                 self.states[name] = state
                 hint = " (waiting on the triggerer, no worker slot held)" if state == "deferred" else ""
                 self.say(f"task {name}: {state or 'waiting'}{hint}")
-        if self.session_id is None:
-            self.session_id = self.airflow.xcom(DAG_ID, self.run_id, TASK_ID, key="session_id")
+        if self.session_url is None:
+            # The operator pushes session_id, then session_url, the moment the session exists.
             self.session_url = self.airflow.xcom(DAG_ID, self.run_id, TASK_ID, key="session_url")
-            if self.session_id:
+            if self.session_url:
+                self.session_id = self.airflow.xcom(DAG_ID, self.run_id, TASK_ID, key="session_id")
                 self.say(f"Devin session {self.session_id}: {self.session_url}")
         if self.session_id:
             self.show_messages()
@@ -194,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             if airflow is not None:
                 report = airflow.stop()
                 where_logs = airflow.home / "components"
+                if report.killed:
+                    print(f"    (SIGKILLed after the grace period: {report.killed})")
                 if report.clean:
                     print(f"==> stopped Airflow in {report.seconds:.1f}s: no process left, port {airflow.port} free")
                 else:
@@ -205,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                     exit_code = exit_code or 1
             if emulator is not None:
                 emulator.stop()
-                print("==> stopped the emulator")
+                if emulator.port and port_is_listening(emulator.port):
+                    print(f"==> WARNING: port {emulator.port} still bound after stopping the emulator")
+                    exit_code = exit_code or 1
+                else:
+                    print(f"==> stopped the emulator: port {emulator.port} free")
     print(f"==> done in {time.monotonic() - started:.1f}s (exit {exit_code})", flush=True)
     return exit_code
 
