@@ -11,9 +11,12 @@ tag::
 where the default key is ``"<dag_id>/<task_id>/<run_id>/<map_index>"``.
 :class:`DevinCreateSessionOperator` puts that tag on the session it creates and, before creating,
 looks for a session of its task instance - first in the task state store (Airflow 3.3+), then in
-Devin by tag - and reattaches to it. :class:`DevinSendMessageOperator` ends its message with the
-trailer line ``[airflow-ti:<hash>]`` and does not send again when the session already holds a
-message with that trailer.
+Devin by tag - and reattaches to it. An expired (or terminated) one is replaced by a session that
+also carries ``airflow-ti-generation:<n>`` (n = 2, 3, ...), so the replacement create is a
+different request from the one Devin's ``idempotent`` matching would answer with the dead session.
+:class:`DevinSendMessageOperator` ends its message with the trailer line ``[airflow-ti:<hash>]``
+(after a blank line) and does not send again when the session already holds a message ending
+with that trailer.
 
 Heavy imports (the hook, requests, jsonschema, the trigger) happen inside methods: DAG files import
 this module on every parse.
@@ -74,6 +77,9 @@ GENERATION_TAG_PREFIX = "airflow-ti-generation:"
 _DEFER_BACKSTOP = 600.0
 
 _DEFAULT_MAX_POLL_ERRORS = 5
+
+#: Upper bound on sessions read while looking for this task instance's session by tag.
+_MAX_SESSIONS_SCANNED = 1000
 
 
 def task_instance_key(context: Context) -> str:
@@ -757,7 +763,16 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
                 replaced.append(session_id)
         # The store cannot know a session whose create response was lost, or whose worker died
         # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
-        candidates = [s for s in hook.iter_sessions(tags=[tag]) if tag in (s.get("tags") or [])]
+        candidates = []
+        for scanned, summary in enumerate(hook.iter_sessions(tags=[tag]), start=1):
+            if tag in (summary.get("tags") or []):
+                candidates.append(summary)
+            if scanned >= _MAX_SESSIONS_SCANNED:
+                # Devin filters by tag server-side; this only bounds the cost should it ever stop.
+                self.log.warning(
+                    "Stopped looking for sessions tagged %s after %d listed sessions.", tag, scanned
+                )
+                break
         candidates.sort(key=lambda s: str(s.get("created_at") or ""), reverse=True)
         for summary in candidates:
             session_id = str(summary["session_id"])
