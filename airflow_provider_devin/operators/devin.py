@@ -769,9 +769,7 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
                 candidates.append(summary)
             if scanned >= _MAX_SESSIONS_SCANNED:
                 # Devin filters by tag server-side; this only bounds the cost should it ever stop.
-                self.log.warning(
-                    "Stopped looking for sessions tagged %s after %d listed sessions.", tag, scanned
-                )
+                self.log.warning("Stopped looking for sessions tagged %s after %d listed sessions.", tag, scanned)
                 break
         candidates.sort(key=lambda s: str(s.get("created_at") or ""), reverse=True)
         for summary in candidates:
