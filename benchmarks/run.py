@@ -255,7 +255,7 @@ def report_dag(data: dict[str, Any]) -> list[str]:
 def run_latency(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import latency
 
-    return latency.run(env=env, smoke=args.smoke, interval=args.latency_interval)
+    return latency.run(env=env, smoke=args.smoke, interval=args.latency_interval, runs=args.latency_runs)
 
 
 def report_latency(data: dict[str, Any]) -> list[str]:
@@ -384,6 +384,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-dir", type=Path, help="cProfile each trigger window into this folder (inflates CPU figures)"
     )
+    parser.add_argument("--latency-runs", type=int, default=5, help="DAG runs in the e2e latency benchmark")
     parser.add_argument("--json", type=Path, help="write raw samples and the summary here")
     args = parser.parse_args(argv)
     if args.smoke:
