@@ -102,6 +102,10 @@ class DevinConnectionError(DevinAPIError):
     :attr:`request_sent` tells whether the request may have reached Devin: ``False`` for a refused
     connection or a connect timeout (safe to repeat), ``True`` for a read timeout or a reset after
     sending (repeating a write could do it twice).
+
+    :param message: The full, human-readable message.
+    :param request_sent: Whether the request may have reached Devin.
+    :param kwargs: ``operation``, ``method``, ``path`` as for :class:`DevinAPIError`.
     """
 
     def __init__(self, message: str, *, request_sent: bool, **kwargs: Any) -> None:
