@@ -50,13 +50,13 @@ def _parameters(func: object) -> list[str]:
     ]
 
 
-def _is_own_method(cls: type, name: str, value: object) -> bool:
-    if name.startswith("_") or not inspect.isfunction(value):
-        return False
-    # Methods Airflow's base classes define and we override keep their documented meaning.
-    return not any(
-        name in vars(base) for base in cls.__mro__[1:] if not base.__module__.startswith("airflow_provider_devin")
-    )
+def _own_function(name: str, value: object) -> object | None:
+    """The function behind a public method, property getter aside; ``None`` for anything else."""
+    if name.startswith("_"):
+        return None
+    if isinstance(value, (classmethod, staticmethod)):
+        value = value.__func__
+    return value if inspect.isfunction(value) else None
 
 
 def docstring_gaps() -> list[str]:
@@ -78,7 +78,8 @@ def docstring_gaps() -> list[str]:
                 missing = set(_parameters(init)) - documented
                 gaps.extend(f"{qualname}: no :param {name}:" for name in sorted(missing))
             for name, member in vars(value).items():
-                if not _is_own_method(value, name, member):
+                member = _own_function(name, member)
+                if member is None:
                     continue
                 if not inspect.getdoc(member):
                     gaps.append(f"{qualname}.{name}: no docstring")
