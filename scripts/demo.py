@@ -106,7 +106,7 @@ def devin_connection(args: argparse.Namespace, emulator_url: str | None) -> tupl
     return json.dumps(conn), "the real Devin API (https://api.devin.ai) with DEVIN_API_KEY"
 
 
-def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Progress) -> None:
+def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Progress, *, emulated: bool) -> None:
     result = airflow.xcom(DAG_ID, run_id, TASK_ID) or {}
     tis = airflow.task_instances(DAG_ID, run_id)
     print("\n==> Outcome", flush=True)
@@ -119,6 +119,8 @@ def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Prog
     if result.get("structured_output") is not None:
         rendered = json.dumps(result["structured_output"], indent=2)
         print("    structured output:\n" + textwrap.indent(rendered, "      "))
+        if emulated:
+            print("      (the emulator fills it with placeholder values generated from the schema)")
     print(f"    Airflow UI (while running): {airflow.api_url}/dags/{DAG_ID}/runs/{run_id}")
 
 
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"==> triggered {DAG_ID}, run {run_id}", flush=True)
             progress = Progress(airflow, run_id, time.monotonic())
             state = airflow.wait_for_run(DAG_ID, run_id, timeout=timeout, on_poll=progress)
-            print_outcome(airflow, run_id, state, progress)
+            print_outcome(airflow, run_id, state, progress, emulated=not real)
             exit_code = 0 if state == "success" else 1
             if exit_code:
                 print(f"    task logs: {airflow.logs_dir}/dag_id={DAG_ID}/run_id={run_id}/")

@@ -52,6 +52,9 @@ _COMPONENT_ARGS: dict[str, list[str]] = {
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
+#: Environment variable carrying a deployment's id into every process it starts.
+DEPLOYMENT_ENV = "LOCAL_AIRFLOW_DEPLOYMENT_ID"
+
 
 class DeploymentError(RuntimeError):
     """The local deployment could not start, or a component died."""
@@ -148,6 +151,9 @@ class LocalAirflow:
         self._client: httpx.Client | None = None
         self._stopped = True
         self._known_pids: set[int] = set()
+        # Every process of this deployment inherits this marker, so stop() finds task processes
+        # that were re-parented or moved to their own process group.
+        self.deployment_id = uuid.uuid4().hex
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -193,6 +199,7 @@ class LocalAirflow:
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "PYTHONUNBUFFERED": "1",
+                DEPLOYMENT_ENV: self.deployment_id,
             }
         )
         env.update(self.extra_env)
@@ -288,12 +295,12 @@ class LocalAirflow:
                 found[root.pid] = root
                 for child in root.children(recursive=True):
                     found[child.pid] = child
-        # Task processes re-parented after their supervisor died still carry our AIRFLOW_HOME.
+        # Task processes re-parented after their supervisor died still carry the marker.
         for proc in psutil.process_iter(["pid"]):
             if proc.pid in found or proc.pid == os.getpid():
                 continue
             with contextlib.suppress(psutil.Error):
-                if proc.environ().get("AIRFLOW_HOME") == str(self.home):
+                if proc.environ().get(DEPLOYMENT_ENV) == self.deployment_id:
                     found[proc.pid] = proc
         self._known_pids.update(found)
         return list(found.values())
