@@ -20,7 +20,6 @@ Classification (v1):
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -275,7 +274,6 @@ class SessionWatch:
         "_clock",
         "_messages_seen",
         "_seen_events",
-        "_seen_order",
         "_warned",
         "last_raw_status",
         "log",
@@ -308,8 +306,8 @@ class SessionWatch:
         self.saw_running = False
         self._warned: set[str] = set()
         self._messages_seen = 0
-        self._seen_events: set[str] = set()
-        self._seen_order: deque[str] = deque()
+        # Insertion-ordered, so the oldest id is evicted first; no separate queue to keep.
+        self._seen_events: dict[str, None] = {}
 
     @property
     def last_status(self) -> str:
@@ -394,10 +392,9 @@ class SessionWatch:
         self._messages_seen = len(messages)
 
     def _remember(self, event_id: str) -> None:
-        self._seen_events.add(event_id)
-        self._seen_order.append(event_id)
-        if len(self._seen_order) > self._MAX_SEEN_EVENTS:
-            self._seen_events.discard(self._seen_order.popleft())
+        self._seen_events[event_id] = None
+        if len(self._seen_events) > self._MAX_SEEN_EVENTS:
+            del self._seen_events[next(iter(self._seen_events))]
 
 
 def make_event(

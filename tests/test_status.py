@@ -279,3 +279,14 @@ def test_event_validation_fails_loudly_on_anything_unexpected(event):
 def test_an_event_cannot_be_built_with_a_non_terminal_status():
     with pytest.raises(ValueError):
         make_event("running", SID, "x")
+
+
+def test_watch_memory_stays_bounded_on_a_long_conversation_without_relogging(caplog):
+    log = logging.getLogger("test.watch.long")
+    watch = SessionWatch(StatusPolicy(), SID, log)
+    history = [devin(f"step {i}", f"e{i}") for i in range(500)]
+    with caplog.at_level(logging.INFO, logger="test.watch.long"):
+        for _ in range(3):
+            watch.observe(details("working", history))
+    assert len(watch._seen_events) <= SessionWatch._MAX_SEEN_EVENTS
+    assert len([r for r in caplog.records if "Devin (session" in r.getMessage()]) == 500
