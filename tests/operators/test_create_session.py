@@ -473,3 +473,21 @@ def test_retry_after_the_worker_is_sigkilled_right_after_the_post_creates_exactl
     assert len(creates(devin_emulator)) == 1
     assert result_of(dr)["session_id"] == session["session_id"]
     assert "found by its tag" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"status": "running", "session_id": "devin-1", "message": "", "summary": {}},
+        {"status": "mystery", "session_id": "devin-1", "message": "", "summary": {}},
+        {"status": "success", "session_id": "devin-2", "message": "", "summary": {}},
+        None,
+    ],
+    ids=["non-terminal", "unknown-status", "other-session", "missing"],
+)
+def test_execute_complete_fails_loudly_on_an_unexpected_event(event):
+    from airflow_provider_devin._compat import AirflowException
+
+    op = DevinCreateSessionOperator(task_id="t", prompt="x")
+    with pytest.raises(AirflowException, match=r"Devin session event|refusing"):
+        op.execute_complete({}, event=event, session_id="devin-1", url=None, is_new_session=True)
