@@ -324,7 +324,10 @@ class SessionWatch:
         raw = details.get("status_enum")
         status = SessionStatus.parse(raw)
         now = self._clock()
-        if raw != self.last_raw_status:
+        if self.last_raw_status is _NOT_SEEN:
+            self.log.info("Devin session %s status: %s", self.session_id, raw)
+            self.last_raw_status = raw
+        elif raw != self.last_raw_status:
             self.log.info("Devin session %s status: %s -> %s", self.session_id, self.last_status, raw)
             self.last_raw_status = raw
         if status is SessionStatus.UNKNOWN:
