@@ -21,9 +21,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import ssl
 import sys
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -213,9 +213,13 @@ async def serve(tls_dir: Path, messages: int, max_seconds: float) -> None:
         flush=True,
     )
 
-    # End of stdin (the parent went away) also stops the server.
-    stdin_eof = loop.run_in_executor(None, sys.stdin.read)
-    stdin_eof.add_done_callback(lambda _: stop.set())
+    # End of stdin (the parent went away) also stops the server. A daemon thread, so that a
+    # reader still blocked on stdin never delays the interpreter's exit.
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch_stdin, name="stdin-eof", daemon=True).start()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max_seconds)
     for server in (tls_server, plain_server, control_server):
@@ -238,9 +242,6 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             pass
     runner(serve(args.tls_dir, args.messages, args.max_seconds))
-    # The stdin reader thread may still be blocked; do not wait for it.
-    sys.stdout.flush()
-    os._exit(0)
 
 
 if __name__ == "__main__":
