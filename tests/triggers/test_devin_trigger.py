@@ -227,3 +227,19 @@ async def test_cancelling_the_trigger_never_terminates_the_session(devin_emulato
     from airflow_provider_devin.hooks._async import open_client_count
 
     assert open_client_count() == 0
+
+
+async def test_a_trigger_rebuilt_after_a_triggerer_restart_finishes_the_same_wait(devin_emulator):
+    sid = create_session("finish")
+    first = make_trigger(session_id=sid, poll_interval=0.1)
+    task = asyncio.ensure_future(collect(first))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await first.cleanup()
+    (event,) = await collect(rebuild(first))
+    assert event.payload["status"] == "success"
+    assert event.payload["session_id"] == sid
+    # Only reads happened: no create, message or terminate from either run.
+    assert [j["method"] for j in devin_emulator.control.journal() if j["method"] != "GET"] == ["POST"]
