@@ -53,6 +53,7 @@ class Stats:
             "requests": dict(self.requests),
             "by_route": dict(self.by_route),
             "uptime": time.monotonic() - self.started,
+            "cpu_seconds": time.process_time(),
         }
 
 

@@ -36,6 +36,7 @@ TRIGGER_METRICS = [
     ("log_lines_per_poll", "log lines per poll", 3),
     ("server_open_waiting", "connections open while waiting", 0),
     ("fd_leak", "open fds after - before", 0),
+    ("server_cpu_per_poll_ms", "fake server CPU per poll (ms)", 3),
     ("server_open_after", "server-side connections left open", 0),
 ]
 

@@ -216,6 +216,9 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
         "rss_before": rss_before,
         "rss_waiting": rss_waiting,
         "rss_per_trigger_kib": (rss_waiting - rss_before) / args.n / 1024,
+        "server_cpu_per_poll_ms": 1000 * (stats_end["cpu_seconds"] - stats_start["cpu_seconds"]) / polls
+        if polls
+        else None,
         "log_lines": log_lines,
         "log_lines_per_poll": log_lines / polls if polls else None,
         "fds_before": fds_before,
