@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -543,18 +543,23 @@ class DevinCreateSessionOperator(_DevinSessionWaitOperator):
         self.require_structured_output = require_structured_output
         self._session_id: str | None = None
 
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        """Render the template fields, then Jinja in ``attachments`` and ``session_secrets`` values.
-
-        :param context: The task's Airflow context.
-        :param jinja_env: The Jinja environment to use.
-        """
-        super().render_template_fields(context, jinja_env)
-        env = jinja_env or self.get_template_env()
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Overridden here rather than render_template_fields(): a mapped task (.partial().expand())
+        # renders through the unmapped operator's _do_render_template_fields only.
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is not self:  # a nested object being rendered
+            return
         if self.attachments is not None:
-            self.attachments = _render_plain(self.attachments, context, env)
+            self.attachments = _render_plain(self.attachments, context, jinja_env)
         if self.session_secrets is not None:
-            self.session_secrets = _render_plain(self.session_secrets, context, env)
+            self.session_secrets = _render_plain(self.session_secrets, context, jinja_env)
             self._mask_secrets()
 
     def _mask_secrets(self) -> None:

@@ -491,3 +491,33 @@ def test_execute_complete_fails_loudly_on_an_unexpected_event(event):
     op = DevinCreateSessionOperator(task_id="t", prompt="x")
     with pytest.raises(AirflowException, match=r"Devin session event|refusing"):
         op.execute_complete({}, event=event, session_id="devin-1", url=None, is_new_session=True)
+
+
+def test_mapped_tasks_get_one_session_each_with_rendered_attachments_and_masked_secrets(
+    request, run_dag, devin_emulator, tmp_path
+):
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    report = tmp_path / "report.txt"
+    report.write_text("failures: 3")
+    secret = f"tok-{uuid.uuid4().hex}"
+    dag_id = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)
+    with DAG(dag_id, schedule=None, start_date=START, params={"report": str(report), "token": secret}) as dag:
+        DevinCreateSessionOperator.partial(
+            task_id="create",
+            poll_interval=0.2,
+            attachments=["{{ params.report }}"],
+            session_secrets={"TOKEN": "{{ params.token }}"},
+        ).expand(prompt=["Fix api [emulator:scenario=finish]", "Fix web [emulator:scenario=finish]"])
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    bodies = [c["body"] for c in creates(devin_emulator)]
+    assert len(bodies) == 2
+    ti_tags = {tag for body in bodies for tag in body["tags"] if tag.startswith("airflow-ti:")}
+    assert len(ti_tags) == 2  # map_index is part of the key
+    assert all(re.search(r'^ATTACHMENT:"[^"]+report\.txt"$', b["prompt"], flags=re.M) for b in bodies)
+    with create_session() as session:
+        rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag_id).all()
+        assert len(rows) == 2
+        assert secret not in " ".join(str(row.rendered_fields) for row in rows)
