@@ -104,7 +104,13 @@ def run_trigger_rounds(
             completed = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=limit, check=False)
             if completed.returncode != 0 or not out.exists():
                 tail = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
-                raise RuntimeError(f"trigger driver {name} failed ({completed.returncode}):\n{tail}")
+                message = f"trigger driver {name} failed ({completed.returncode}):\n{tail}"
+                if name in ("baseline", "ours"):
+                    raise RuntimeError(message)
+                # A reference implementation may lag behind the hook's internals: report, go on.
+                _log(f"[trigger] {message}")
+                skipped[name] = f"driver failed with exit code {completed.returncode}"
+                continue
             result = json.loads(out.read_text())
             result["round"] = round_index
             samples[name].append(result)
