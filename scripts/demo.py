@@ -106,6 +106,18 @@ def devin_connection(args: argparse.Namespace, emulator_url: str | None) -> tupl
     return json.dumps(conn), "the real Devin API (https://api.devin.ai) with DEVIN_API_KEY"
 
 
+def stop_real_session(progress: Progress) -> None:
+    """On Ctrl-C against the real API, do not leave the session spending ACUs on its own."""
+    from airflow_provider_devin.exceptions import DevinAPIError
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    try:
+        DevinHook().terminate_session(str(progress.session_id))
+        print(f"    terminated Devin session {progress.session_id}")
+    except DevinAPIError as err:
+        print(f"    could not terminate Devin session {progress.session_url}: {err}")
+
+
 def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Progress, *, emulated: bool) -> None:
     result = airflow.xcom(DAG_ID, run_id, TASK_ID) or {}
     tis = airflow.task_instances(DAG_ID, run_id)
@@ -143,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     emulator: EmulatorProcess | None = None
     airflow: LocalAirflow | None = None
+    progress: Progress | None = None
     exit_code = 1
     with signals_raise_keyboard_interrupt():
         try:
@@ -191,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\n==> interrupted: stopping everything", flush=True)
             exit_code = 130
+            if real and progress is not None and progress.session_id:
+                stop_real_session(progress)
         except DeploymentError as err:
             print(f"\n==> failed: {err}", file=sys.stderr, flush=True)
             exit_code = 1

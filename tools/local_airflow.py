@@ -306,9 +306,12 @@ class LocalAirflow:
         return list(found.values())
 
     def stop(self, grace: float = 15.0) -> StopReport:
-        """SIGTERM each component's process group, SIGKILL what is left after ``grace`` seconds.
+        """Stop every process of the deployment and report anything that survived.
 
-        Safe to call twice; returns what (if anything) survived.
+        SIGTERM to each component's process group; a second SIGTERM after a few seconds (the
+        scheduler waits for running tasks until signalled again); SIGKILL for whatever is left
+        after ``grace`` seconds, including task processes in their own process groups. Safe to
+        call twice.
         """
         report = StopReport()
         if self._stopped:
@@ -319,13 +322,17 @@ class LocalAirflow:
             self._client.close()
             self._client = None
         procs = self._tracked_processes()
-        for component in reversed(list(self.components.values())):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(component.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(procs, timeout=grace)
-        for proc in alive + self._tracked_processes():
+        for attempt in range(2):
+            for component in reversed(list(self.components.values())):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(component.pid, signal.SIGTERM)
+            _, procs = psutil.wait_procs(procs, timeout=grace / 3 if attempt == 0 else grace * 2 / 3)
+            if not procs:
+                break
+        stragglers = {p.pid: p for p in [*procs, *self._tracked_processes()]}
+        for proc in stragglers.values():
             with contextlib.suppress(psutil.Error):
-                report.killed.append(f"{proc.pid} {' '.join(proc.cmdline()[:4])}")
+                report.killed.append(f"{proc.pid} {' '.join(proc.cmdline()[:4]).strip()}")
                 proc.kill()
         for component in self.components.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -435,12 +442,15 @@ class LocalAirflow:
 
 @contextlib.contextmanager
 def signals_raise_keyboard_interrupt() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so ``finally`` blocks stop the deployment."""
+    """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt so ``finally`` blocks stop the deployment.
+
+    SIGINT is included because a shell starts background jobs with SIGINT ignored.
+    """
 
     def _raise(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
