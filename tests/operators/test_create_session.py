@@ -507,11 +507,14 @@ def test_mapped_tasks_get_one_session_each_with_rendered_attachments_and_masked_
         DevinCreateSessionOperator.partial(
             task_id="create",
             poll_interval=0.2,
+            deferrable=True,
             attachments=["{{ params.report }}"],
             session_secrets={"TOKEN": "{{ params.token }}"},
         ).expand(prompt=["Fix api [emulator:scenario=finish]", "Fix web [emulator:scenario=finish]"])
     dr = run_dag(dag)
     assert dr.state == "success"
+    results = [ti.xcom_pull(task_ids="create", map_indexes=ti.map_index) for ti in dr.get_task_instances()]
+    assert len({r["session_id"] for r in results}) == 2
     bodies = [c["body"] for c in creates(devin_emulator)]
     assert len(bodies) == 2
     ti_tags = {tag for body in bodies for tag in body["tags"] if tag.startswith("airflow-ti:")}
