@@ -32,12 +32,6 @@ DAG_ID = "devin_nightly_maintenance"
 EMULATOR_SPEED = 1.0
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
-            item.add_marker(pytest.mark.e2e)
-
-
 def _remove_stale_homes(parent: Path) -> None:
     """Delete homes of earlier e2e runs whose pytest process is gone."""
     for home in parent.glob("e2e-*"):
