@@ -87,3 +87,22 @@ def test_trigger_snippet_yields_one_success_event_without_the_key(devin_emulator
     assert event["session_id"] == session_id
     assert event["summary"]["status_enum"] == "finished"
     assert devin_emulator.api_key not in repr(event)
+
+
+def test_hook_task_snippets_list_blocked_sessions_and_rotate_a_secret(devin_emulator) -> None:
+    import runpy
+
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    namespace = runpy.run_path(str(SNIPPETS / "hook_tasks.py"))
+    hook = DevinHook()
+    parked = hook.create_session("Update deps [emulator:scenario=park_blocked]", tags=["nightly-maintenance"])
+    hook.create_session("Unrelated", tags=["other"])
+    devin_emulator.control.advance(120)
+    report = namespace["stale_sessions_report"].function()
+    assert [row["session_id"] for row in report] == [parked["session_id"]]
+
+    first = namespace["rotate_staging_token"].function("token-1")
+    second = namespace["rotate_staging_token"].function("token-2")
+    keys = [(s["id"], s["key"]) for s in hook.list_secrets()]
+    assert keys == [(second, "STAGING_API_TOKEN")] and first != second
