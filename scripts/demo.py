@@ -70,13 +70,17 @@ class Progress:
         if self.session_id:
             self.show_messages()
 
+    def prepare(self) -> None:
+        """Import the hook now (a few seconds of Airflow imports) so the first messages show promptly."""
+        from airflow_provider_devin.hooks.devin import DevinHook
+
+        self._hook = DevinHook()
+
     def show_messages(self) -> None:
         from airflow_provider_devin.exceptions import DevinAPIError
 
         if self._hook is None:
-            from airflow_provider_devin.hooks.devin import DevinHook
-
-            self._hook = DevinHook()
+            self.prepare()
         try:
             details = self._hook.get_session(self.session_id)
         except DevinAPIError as err:  # progress display only: never fail the demo on a poll
@@ -193,9 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             run_conf: dict[str, Any] = {}
             if args.repo:
                 run_conf["repo"] = args.repo
-            run_id = airflow.trigger_dag(DAG_ID, conf=run_conf, run_id=f"demo__{time.strftime('%Y%m%dT%H%M%S')}")
-            print(f"==> triggered {DAG_ID}, run {run_id}", flush=True)
+            run_id = f"demo__{time.strftime('%Y%m%dT%H%M%S')}"
             progress = Progress(airflow, run_id, time.monotonic())
+            progress.prepare()
+            airflow.trigger_dag(DAG_ID, conf=run_conf, run_id=run_id)
+            print(f"==> triggered {DAG_ID}, run {run_id}", flush=True)
+            progress.started = time.monotonic()
             state = airflow.wait_for_run(DAG_ID, run_id, timeout=timeout, on_poll=progress)
             print_outcome(airflow, run_id, state, progress, emulated=not real)
             exit_code = 0 if state == "success" else 1
