@@ -147,11 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario", default="pull_request", help="emulator scenario for the session (e.g. finish, pull_request)"
     )
-    parser.add_argument("--repo", default=None, help="repository for the maintenance prompt (owner/name)")
+    parser.add_argument(
+        "--repo", default=None, help="repository for the maintenance prompt (owner/name); required with a real key"
+    )
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the run")
     args = parser.parse_args(argv)
 
     real = bool(os.environ.get("DEVIN_API_KEY") or os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"))
+    if real and not args.repo:
+        print(
+            "==> A Devin key is configured, so this demo would create a REAL Devin session (it uses ACUs;\n"
+            "    the DAG caps it at max_acu_limit=10). Say which repository Devin should maintain:\n"
+            "        scripts/demo --repo <owner/name of a repository your Devin org can access>\n"
+            "    or unset DEVIN_API_KEY / AIRFLOW_CONN_DEVIN_DEFAULT to run against the local emulator.",
+            file=sys.stderr,
+        )
+        return 2
     # Anything this process imports from Airflow (the hook that reads Devin's messages) must not
     # create or read ~/airflow: it shares the deployment's home.
     os.environ["AIRFLOW_HOME"] = str(Path(args.home).resolve())
