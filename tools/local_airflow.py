@@ -305,6 +305,16 @@ class LocalAirflow:
         self._known_pids.update(found)
         return list(found.values())
 
+    def listening_sockets(self) -> list[tuple[int, str, int]]:
+        """``(pid, ip, port)`` of every listening TCP socket held by a process of the deployment."""
+        found = []
+        for proc in self._tracked_processes():
+            with contextlib.suppress(psutil.Error):
+                for conn in proc.net_connections(kind="inet"):
+                    if conn.status == psutil.CONN_LISTEN:
+                        found.append((proc.pid, conn.laddr.ip, conn.laddr.port))
+        return found
+
     def stop(self, grace: float = 15.0) -> StopReport:
         """Stop every process of the deployment and report anything that survived.
 

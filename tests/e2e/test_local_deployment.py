@@ -70,6 +70,13 @@ def files_mentioning(root: Path, needle: str) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and data in p.read_bytes()]
 
 
+def test_deployment_listens_on_loopback_only(deployment: LocalAirflow) -> None:
+    sockets = deployment.listening_sockets()
+    assert deployment.port in {port for _, _, port in sockets}
+    assert all(ip in ("127.0.0.1", "::1") for _, ip, _ in sockets), sockets
+    assert not {8793, 8794} & {port for _, _, port in sockets}, "serve-logs must not take the shared defaults"
+
+
 def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db(
     deployment: LocalAirflow, emulator: Any, e2e_api_key: str
 ) -> None:
