@@ -70,7 +70,14 @@ def deployment(e2e_emulator: Any, e2e_api_key: str, request: pytest.FixtureReque
         home,
         REPO_ROOT / "dags_examples",
         unpause=[DAG_ID],
-        extra_env={"AIRFLOW_CONN_DEVIN_DEFAULT": conn, "DEVIN_EXAMPLE_POLL_INTERVAL": "1"},
+        extra_env={
+            "AIRFLOW_CONN_DEVIN_DEFAULT": conn,
+            "DEVIN_EXAMPLE_POLL_INTERVAL": "1",
+            # A task whose whole executor slot was killed is failed after 20 s without a
+            # heartbeat instead of 5 minutes (workers heartbeat every 5 s).
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        },
     )
     try:
         airflow.start()

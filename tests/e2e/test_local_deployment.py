@@ -138,8 +138,19 @@ def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db
         db.close()
 
 
+@pytest.mark.parametrize(
+    "victims",
+    [
+        # The task's own process ("airflow worker -- <ti id>", the pid the API reports): its
+        # supervisor sees the SIGKILL and fails the try at once.
+        "task process",
+        # The whole LocalExecutor slot (supervisor and task, as when a worker host dies): nobody
+        # reports, and the scheduler fails the try once its heartbeat times out.
+        "executor slot",
+    ],
+)
 def test_worker_killed_between_create_and_deferral_retries_without_a_second_session(
-    deployment: LocalAirflow, emulator: Any
+    deployment: LocalAirflow, emulator: Any, victims: str
 ) -> None:
     airflow = deployment
     control = emulator.control
@@ -149,21 +160,25 @@ def test_worker_killed_between_create_and_deferral_retries_without_a_second_sess
     # create and the deferral.
     control.inject_fault("GET", "/v1/sessions/*", delay=45, times=1)
 
-    run_id = airflow.trigger_dag(DAG_ID, conf={"repo": "acme/e2e-kill"})
+    run_id = airflow.trigger_dag(DAG_ID, conf={"repo": f"acme/e2e-kill-{victims.replace(' ', '-')}"})
     wait_until("the create to reach Devin", lambda: control.journal(method="POST", path="/v1/sessions"))
     wait_until("the post-create read to be held", lambda: control.faults() == [], interval=0.1)
     ti = task_instance(airflow, run_id)
     assert ti["state"] == "running" and ti["try_number"] == 1
 
-    # The task's own process ("airflow worker -- <ti id>", the pid the API reports), not the
-    # LocalExecutor slot that supervises it: the supervisor sees the SIGKILL and fails the try.
-    worker = psutil.Process(ti["pid"])
-    assert ti["id"] in " ".join(worker.cmdline()) and "LocalExecutor" not in " ".join(worker.cmdline())
-    worker.send_signal(signal.SIGKILL)
-    psutil.wait_procs([worker], timeout=10)
+    task_process = psutil.Process(ti["pid"])
+    assert ti["id"] in " ".join(task_process.cmdline()) and "LocalExecutor" not in " ".join(task_process.cmdline())
+    doomed = [task_process]
+    if victims == "executor slot":
+        supervisor = task_process.parent()
+        assert supervisor is not None and "LocalExecutor" in " ".join(supervisor.cmdline())
+        doomed.insert(0, supervisor)  # first, so that nobody is left to report the task's death
+    for proc in doomed:
+        proc.send_signal(signal.SIGKILL)
+    psutil.wait_procs(doomed, timeout=10)
     control.advance(120)  # Devin finishes while Airflow notices the death and retries
 
-    assert airflow.wait_for_run(DAG_ID, run_id, timeout=180) == "success"
+    assert airflow.wait_for_run(DAG_ID, run_id, timeout=240) == "success"
     ti = task_instance(airflow, run_id)
     assert ti["state"] == "success"
     assert ti["try_number"] == 2, "the killed try must have been retried"
