@@ -44,6 +44,8 @@ class Stats:
         self.open = {"tls": 0, "plain": 0}
         self.requests = {"tls": 0, "plain": 0}
         self.by_route = {"session": 0, "session_404": 0, "other": 0}
+        # Distinct session ids asked for, per route: lets a driver wait until every trigger polled once.
+        self.seen: dict[str, set[str]] = {"session": set(), "session_404": set()}
         self.started = time.monotonic()
 
     def as_dict(self) -> dict[str, object]:
@@ -52,6 +54,7 @@ class Stats:
             "open": dict(self.open),
             "requests": dict(self.requests),
             "by_route": dict(self.by_route),
+            "distinct_sessions": {route: len(ids) for route, ids in self.seen.items()},
             "uptime": time.monotonic() - self.started,
             "cpu_seconds": time.process_time(),
         }
@@ -90,6 +93,7 @@ class Responses:
             return self._not_found
         session_id = path.rsplit("/", 1)[1]
         self._stats.by_route[route] += 1
+        self._stats.seen[route].add(session_id)
         key = (route, session_id)
         cached = self._cache.get(key)
         if cached is None:

@@ -100,7 +100,7 @@ def run_trigger_rounds(
                 args.profile_dir.mkdir(parents=True, exist_ok=True)
                 command.append(f"--profile={args.profile_dir / f'trigger-{name}-{round_index}.prof'}")
             _log(f"[trigger] round {round_index + 1}/{args.rounds}: {name}, N={args.n}")
-            limit = args.warmup + args.window + 6 * args.interval + 120
+            limit = args.warmup + 60 + args.window + 6 * args.interval + 120
             completed = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=limit, check=False)
             if completed.returncode != 0 or not out.exists():
                 tail = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
@@ -141,6 +141,8 @@ def report_trigger(data: dict[str, Any], args: argparse.Namespace) -> list[str]:
         churn = [(s["churn_events"], s["churn_triggers"]) for s in samples[name]]
         errors = sum(s["error_count"] for s in samples[name])
         premature = sum(s["premature_events"] for s in samples[name])
+        warm = [f"{s['warmup_seconds']:.1f} s/{s['first_polls_done_before_window']}" for s in samples[name]]
+        lines.append(f"- {name}: warm-up per round (seconds / triggers that had polled): {', '.join(warm)}")
         lines.append(
             f"- {name}: finished-session triggers fired {churn} (events, started) per round; "
             f"{errors} error(s); {premature} event(s) from sessions that were still working"
@@ -359,7 +361,22 @@ def summary(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         rows.append(["4 completion latency (worst run)", f"<= {bound:g} s", f"{worst:.2f} s", _verdict(worst <= bound)])
     elif lat:
         rows.append(["4 completion latency", "<= interval + 3 s", "not measured", "n/a"])
-    return ["## Summary against the issue 7 targets", table(["figure", "target", "measured", "verdict"], rows)]
+    lines = ["## Summary against the issue 7 targets", table(["figure", "target", "measured", "verdict"], rows)]
+    for name in trig:
+        if name in ("baseline", "ours") or "baseline" not in trig:
+            continue
+        ref = trig[name]
+        ratio = median(
+            paired_ratios([s["cpu_per_poll_ms"] for s in ref], [s["cpu_per_poll_ms"] for s in trig["baseline"]])
+        )
+        lines.append(
+            f"For comparison, {name} (not shipped): CPU per poll {fmt(ratio, 3)}x baseline, "
+            f"{fmt(median([s['new_connections_per_poll'] for s in ref]), 3)} new connections per poll, "
+            f"{fmt(median([s['poll_rate_share'] for s in ref]), 3)} of the poll rate, "
+            f"{fmt(median([s['rss_per_trigger_kib'] for s in ref]), 1)} KiB per trigger, "
+            f"{fmt(median([s['log_lines_per_poll'] for s in ref]), 3)} log lines per poll."
+        )
+    return lines
 
 
 def machine() -> str:

@@ -121,6 +121,7 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     server_before = read_stats(args.control_port)
 
     # N waiting triggers, started over one poll interval as a triggerer picks them up over time.
+    started_at = time.monotonic()
     events: list[Any] = []
     tasks = [
         asyncio.create_task(
@@ -133,7 +134,21 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
         )
         for index in range(args.n)
     ]
+    # Steady state: at least --warmup seconds, and every trigger has finished its first poll (the
+    # first poll logs the conversation so far; that is start-up, not steady state). Bounded.
     await asyncio.sleep(args.warmup)
+    warmup_limit = time.monotonic() + args.max_warmup
+    while time.monotonic() < warmup_limit:
+        seen = read_stats(args.control_port)["distinct_sessions"][route]
+        if seen - server_before["distinct_sessions"][route] >= args.n:
+            break
+        await asyncio.sleep(min(0.5, args.interval))
+    first_polls_done = (
+        read_stats(args.control_port)["distinct_sessions"][route] - server_before["distinct_sessions"][route]
+    )
+    # One more interval so that the last first-poll's log lines are behind us.
+    await asyncio.sleep(args.interval)
+    warmup_seconds = time.monotonic() - started_at
 
     profiler = None
     if args.profile is not None:
@@ -204,6 +219,8 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
         "n": args.n,
         "interval": args.interval,
         "window": wall,
+        "warmup_seconds": warmup_seconds,
+        "first_polls_done_before_window": first_polls_done,
         "polls": polls,
         "cpu_seconds": cpu,
         "cpu_per_poll_ms": 1000 * cpu / polls if polls else None,
@@ -247,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window starts")
     parser.add_argument("--window", type=float, default=20.0, help="measured seconds")
+    parser.add_argument(
+        "--max-warmup", type=float, default=60.0, help="give up waiting for every trigger's first poll after this"
+    )
     parser.add_argument("--churn", type=int, default=50, help="triggers on finished sessions")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--https-port", type=int, required=True)
