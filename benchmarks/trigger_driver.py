@@ -122,11 +122,13 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
 
     # N waiting triggers, started over one poll interval as a triggerer picks them up over time.
     started_at = time.monotonic()
+    # Session ids unique to this process, so the server's distinct-id count starts from zero.
+    run_tag = f"{args.impl}-{os.getpid()}"
     events: list[Any] = []
     tasks = [
         asyncio.create_task(
             _run_one(
-                make_trigger(f"devin-wait-{index:05d}", args.interval),
+                make_trigger(f"devin-wait-{run_tag}-{index:05d}", args.interval),
                 events,
                 errors,
                 start_delay=rng.uniform(0, args.interval),
@@ -188,7 +190,7 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     finished_tasks = [
         asyncio.create_task(
             _run_one(
-                make_trigger(f"devin-finished-{index:05d}", args.interval),
+                make_trigger(f"devin-finished-{run_tag}-{index:05d}", args.interval),
                 finished_events,
                 errors,
                 start_delay=rng.uniform(0, args.interval),
