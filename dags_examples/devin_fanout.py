@@ -47,9 +47,9 @@ DEFAULT_REPOS = ["acme/api", "acme/web", "acme/analytics-pipeline"]
 )
 def devin_fanout() -> None:
     @task
-    def prompts_per_repo(params: dict[str, Any] | None = None) -> list[str]:
+    def prompts_per_repo(**context: Any) -> list[str]:
         """One prompt per repository; the list length decides how many sessions start."""
-        assert params is not None
+        params = context["params"]
         return [f"In the repository {repo}: {params['task']}" for repo in params["repos"]]
 
     sessions = DevinCreateSessionOperator.partial(
