@@ -7,7 +7,8 @@ What this example shows:
   file first and references it in the prompt with an ``ATTACHMENT:"<url>"`` line);
 * Devin asked to fix the **transformation code**, waiting deferrably;
 * a **follow-up message on the same session** (``DevinSendMessageOperator``), fed by the
-  ``session_id`` the first task pushed to XCom; a retry of that task never sends the message twice.
+  ``session_id`` the first task pushed to XCom, waiting deferrably for Devin to finish again; a
+  retry of that task never sends the message twice.
 
 When the check passes, the Devin tasks are skipped and the data is published.
 """
@@ -122,6 +123,10 @@ def devin_data_quality_fix() -> None:
         task_id="ask_for_regression_test",
         session_id="{{ ti.xcom_pull(task_ids='ask_devin_to_fix', key='session_id') }}",
         message=FOLLOW_UP,
+        wait_for_completion=True,  # until Devin has answered and is done again
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        timeout=timedelta(hours=1),
     )
 
     @task

@@ -65,6 +65,9 @@ def test_data_quality_fix_attaches_the_report_and_follows_up_on_the_same_session
     session_id = xcom(dag_run, "ask_devin_to_fix", key="session_id")
     [message] = devin_emulator.control.journal(method="POST", path=f"/v1/sessions/{session_id}/message")
     assert "regression test" in message["body"]["message"]
+    follow_up = xcom(dag_run, "ask_for_regression_test")
+    assert follow_up["session_id"] == session_id
+    assert follow_up["status_enum"] == "finished"  # waited until Devin answered and was done again
 
 
 def test_fanout_creates_one_session_per_repository_and_collects_every_result(
