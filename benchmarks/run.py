@@ -150,6 +150,11 @@ def report_trigger(data: dict[str, Any], args: argparse.Namespace) -> list[str]:
         for s in samples[name]:
             for error in s["errors"][:3]:
                 lines.append(f"    error: {error}")
+            if s["fd_leak"] or s.get("sockets_left"):
+                lines.append(
+                    f"    round {s['round'] + 1}: descriptors not back to the start: {s.get('new_fds_after')}; "
+                    f"sockets still connected: {s.get('sockets_left')}"
+                )
     for name, why in data["skipped"].items():
         lines.append(f"- {name}: not measured ({why})")
     return lines

@@ -63,6 +63,17 @@ def _cpu() -> float:
     return times.user + times.system
 
 
+def _fd_targets() -> dict[int, str]:
+    """What each open descriptor of this process points at (socket:[inode], pipe:[...], a path)."""
+    targets = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            targets[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+    return targets
+
+
 def _count_lines(log_file: Path, start: int, end: int) -> int:
     with log_file.open("rb") as f:
         f.seek(start)
@@ -117,6 +128,7 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     await asyncio.sleep(0.2)
     gc.collect()
     fds_before = process.num_fds()
+    fd_targets_before = _fd_targets()
     rss_before = process.memory_info().rss
     server_before = read_stats(args.control_port)
 
@@ -214,6 +226,8 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     gc.collect()
     await asyncio.sleep(0.2)
     fds_after = process.num_fds()
+    new_fds = {fd: target for fd, target in _fd_targets().items() if fd_targets_before.get(fd) != target}
+    sockets_left = [f"{c.laddr}->{c.raddr} {c.status}" for c in process.net_connections(kind="inet") if c.raddr]
     server_after = read_stats(args.control_port)
 
     return {
@@ -244,6 +258,8 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
         "fds_waiting": fds_waiting,
         "fds_after": fds_after,
         "fd_leak": fds_after - fds_before,
+        "new_fds_after": new_fds,
+        "sockets_left": sockets_left[:20],
         "server_open_before": server_before["open"]["tls"],
         "server_open_waiting": server_open_waiting,
         "server_open_after": server_after["open"]["tls"],
