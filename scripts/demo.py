@@ -148,21 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario", default="pull_request", help="emulator scenario for the session (e.g. finish, pull_request)"
     )
     parser.add_argument(
-        "--repo", default=None, help="repository for the maintenance prompt (owner/name); required with a real key"
+        "--repo", default=None, help="repository for the maintenance prompt (owner/name), for real-API runs"
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the run")
     args = parser.parse_args(argv)
 
     real = bool(os.environ.get("DEVIN_API_KEY") or os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"))
-    if real and not args.repo:
-        print(
-            "==> A Devin key is configured, so this demo would create a REAL Devin session (it uses ACUs;\n"
-            "    the DAG caps it at max_acu_limit=10). Say which repository Devin should maintain:\n"
-            "        scripts/demo --repo <owner/name of a repository your Devin org can access>\n"
-            "    or unset DEVIN_API_KEY / AIRFLOW_CONN_DEVIN_DEFAULT to run against the local emulator.",
-            file=sys.stderr,
-        )
-        return 2
     # Anything this process imports from Airflow (the hook that reads Devin's messages) must not
     # create or read ~/airflow: it shares the deployment's home.
     os.environ["AIRFLOW_HOME"] = str(Path(args.home).resolve())
@@ -175,7 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     with signals_raise_keyboard_interrupt():
         try:
             if real:
-                print("==> Devin: REAL API mode (a Devin key is configured): this creates a real session.")
+                print(
+                    "==> Devin: REAL API mode (DEVIN_API_KEY or AIRFLOW_CONN_DEVIN_DEFAULT is set): this creates "
+                    "one real Devin session, capped at 10 ACUs by the DAG; Ctrl-C terminates it."
+                )
+                if not args.repo:
+                    print(
+                        "    No --repo given: Devin is asked to maintain the example repository "
+                        "acme/analytics-pipeline.\n    Pass --repo <owner/name> to point it at one your org can access."
+                    )
             else:
                 print("==> Devin: emulator mode (no DEVIN_API_KEY / AIRFLOW_CONN_DEVIN_DEFAULT set).")
                 emulator = EmulatorProcess(speed=args.speed, log_path=Path(args.home).with_name("demo-emulator.log"))
