@@ -150,7 +150,6 @@ class LocalAirflow:
         self.components: dict[str, Component] = {}
         self._client: httpx.Client | None = None
         self._stopped = True
-        self._known_pids: set[int] = set()
         # Every process of this deployment inherits this marker, so stop() finds task processes
         # that were re-parented or moved to their own process group.
         self.deployment_id = uuid.uuid4().hex
@@ -245,7 +244,6 @@ class LocalAirflow:
                     start_new_session=True,
                 )
             self.components[name] = Component(name, process, log_path)
-            self._known_pids.add(process.pid)
         self._client = httpx.Client(base_url=self.api_url, timeout=30.0)
         self.wait_healthy(timeout=timeout)
         return self
@@ -302,7 +300,6 @@ class LocalAirflow:
             with contextlib.suppress(psutil.Error):
                 if proc.environ().get(DEPLOYMENT_ENV) == self.deployment_id:
                     found[proc.pid] = proc
-        self._known_pids.update(found)
         return list(found.values())
 
     def listening_sockets(self) -> list[tuple[int, str, int]]:
