@@ -288,12 +288,14 @@ def report_latency(data: dict[str, Any]) -> list[str]:
 # --- summary --------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("meets" if ok else "MISSES")
-
-
 def summary(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
     rows: list[list[str]] = []
+
+    def _verdict(ok: bool | None) -> str:
+        if args.smoke:
+            return "(smoke: not judged)"
+        return "n/a" if ok is None else ("meets" if ok else "MISSES")
+
     trig = results.get("trigger", {}).get("samples", {})
     if "ours" in trig and "baseline" in trig:
         ours, base = trig["ours"], trig["baseline"]
