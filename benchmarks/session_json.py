@@ -1,7 +1,7 @@
 """A realistic ``GET /v1/sessions/{session_id}`` body (Devin v1, contract section 5.3).
 
 Twenty messages of the lengths a real session carries (a long initial prompt, Devin's progress
-notes, a couple of user replies), tags, a pull request and a small structured output: about 9 KB
+notes, a couple of user replies), tags, a pull request and a small structured output: about 6 KB
 of JSON, which is what every poll of a waiting trigger downloads and parses.
 """
 

@@ -52,6 +52,12 @@ def test_smoke_run_produces_every_figure(tmp_path: Path) -> None:
         assert sample["fd_leak"] == 0, name
         assert sample["server_open_after"] == 0, name
 
+    # The instruments themselves: HttpSensorTrigger opens one TLS connection per poll and logs a
+    # retry warning per poll, so the connection and log-line counters must see exactly that.
+    baseline = triggers["baseline"][0]
+    assert 0.9 <= baseline["new_connections_per_poll"] <= 1.1, baseline
+    assert baseline["log_lines_per_poll"] >= 0.5, baseline
+
     hook_rounds = results["hook"]["rounds"]
     assert hook_rounds and all(_number(r["ours_wall_ms"]) and _number(r["bare_wall_ms"]) for r in hook_rounds)
 
