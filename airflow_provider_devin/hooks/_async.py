@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import httpx
-import tenacity
 
 from airflow_provider_devin.api_types import SessionDetails, SessionSummary
 from airflow_provider_devin.hooks import _endpoints as endpoints
@@ -26,7 +25,7 @@ from airflow_provider_devin.hooks._http import (
     interpret_response,
     log_response,
 )
-from airflow_provider_devin.hooks._retry import retry_arguments
+from airflow_provider_devin.hooks._retry import acall_with_retries
 from airflow_provider_devin.hooks._settings import ConnectionSettings
 
 # At most this many sockets per shared client; requests beyond it wait for a free one.
@@ -131,12 +130,9 @@ class AsyncDevinAPI:
 
     async def call(self, request: ApiRequest) -> Any:
         """Send ``request`` under the shared retry policy and return the decoded body."""
-        async for attempt in tenacity.AsyncRetrying(
-            **retry_arguments(request, self._settings.retry, self._log, self._sleep)
-        ):
-            with attempt:
-                return await self._send_once(request)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return await acall_with_retries(
+            request, self._settings.retry, self._log, self._sleep, lambda: self._send_once(request)
+        )
 
     async def _send_once(self, request: ApiRequest) -> Any:
         started = time.monotonic()

@@ -104,3 +104,47 @@ def _one_line(error: BaseException | None) -> str:
     if isinstance(error, DevinAPIError):
         return str(error).split("\n", 1)[0]
     return repr(error)
+
+
+def call_with_retries(
+    request: ApiRequest, settings: RetrySettings, logger: Any, sleep: Callable[[float], Any], send: Callable[[], Any]
+) -> Any:
+    """Run ``send`` once; only after a retryable failure build tenacity's loop (the common, successful
+    call pays nothing for it). The first failure is replayed into the loop, so counting, waits and
+    logs are exactly those of the policy."""
+    try:
+        return send()
+    except Exception as error:
+        if not should_retry(request, error) or settings.max_retries == 0:
+            raise
+        first_failure: BaseException | None = error
+    for attempt in tenacity.Retrying(**retry_arguments(request, settings, logger, sleep)):
+        with attempt:
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
+            return send()
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+async def acall_with_retries(
+    request: ApiRequest,
+    settings: RetrySettings,
+    logger: Any,
+    sleep: Callable[[float], Awaitable[Any]],
+    send: Callable[[], Awaitable[Any]],
+) -> Any:
+    """The async twin of :func:`call_with_retries` (same policy object, same replay of the first failure)."""
+    try:
+        return await send()
+    except Exception as error:
+        if not should_retry(request, error) or settings.max_retries == 0:
+            raise
+        first_failure: BaseException | None = error
+    async for attempt in tenacity.AsyncRetrying(**retry_arguments(request, settings, logger, sleep)):
+        with attempt:
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
+            return await send()
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

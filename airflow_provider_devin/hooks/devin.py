@@ -163,15 +163,11 @@ class DevinHook(BaseHook):
         self.close()
 
     def _call(self, request: ApiRequest, *, files: Mapping[str, Any] | None = None) -> Any:
-        import tenacity
+        from airflow_provider_devin.hooks._retry import call_with_retries
 
-        from airflow_provider_devin.hooks._retry import retry_arguments
-
-        retrying = tenacity.Retrying(**retry_arguments(request, self.settings.retry, self.log, self._sleep))
-        for attempt in retrying:
-            with attempt:
-                return self._send_once(request, files)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return call_with_retries(
+            request, self.settings.retry, self.log, self._sleep, lambda: self._send_once(request, files)
+        )
 
     def _send_once(self, request: ApiRequest, files: Mapping[str, Any] | None) -> Any:
         import requests
