@@ -1,9 +1,10 @@
-"""The async path (httpx) used on the triggerer.
+"""The async path used on the triggerer.
 
 A triggerer may hold hundreds of Devin waits in one event loop. Instead of one TCP+TLS connection
 per poll, every trigger of a loop that uses the same connection settings leases one shared
-``httpx.AsyncClient`` (keep-alive pool); the last lease to leave closes it, so nothing outlives its
-users and no socket leaks when triggers start, finish or are cancelled at any time.
+transport (keep-alive connections, see ``_async_transport``); the last lease to leave closes it,
+so nothing outlives its users and no socket leaks when triggers start, finish or are cancelled at
+any time.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-import httpx
-
 from airflow_provider_devin.api_types import SessionDetails, SessionSummary
 from airflow_provider_devin.hooks import _endpoints as endpoints
+from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError, choose_transport
 from airflow_provider_devin.hooks._http import (
-    NO_BODY,
     ApiRequest,
     connection_error,
     interpret_response,
@@ -28,14 +27,11 @@ from airflow_provider_devin.hooks._http import (
 from airflow_provider_devin.hooks._retry import acall_with_retries
 from airflow_provider_devin.hooks._settings import ConnectionSettings
 
-# At most this many sockets per shared client; requests beyond it wait for a free one.
-_POOL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=60.0)
-
 
 class _SharedClient:
     __slots__ = ("client", "users")
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: AsyncTransport) -> None:
         self.client = client
         self.users = 0
 
@@ -49,14 +45,14 @@ def open_client_count() -> int:
 
 
 @asynccontextmanager
-async def lease_client(settings: ConnectionSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """Lease the event loop's shared client for ``settings``; closed when the last lease ends."""
+async def lease_client(settings: ConnectionSettings) -> AsyncIterator[AsyncTransport]:
+    """Lease the event loop's shared transport for ``settings``; closed when the last lease ends."""
     loop = asyncio.get_running_loop()
     key = (id(loop), settings.conn_id, settings.base_url, hash(settings.api_key), str(settings.verify))
     shared = _shared_clients.get(key)
     if shared is None or shared.client.is_closed:
         # No await between the lookup and the insert: concurrent triggers cannot build two clients.
-        shared = _SharedClient(_new_client(settings))
+        shared = _SharedClient(choose_transport(settings))
         _shared_clients[key] = shared
     shared.users += 1
     try:
@@ -69,22 +65,11 @@ async def lease_client(settings: ConnectionSettings) -> AsyncIterator[httpx.Asyn
             await shared.client.aclose()
 
 
-def _new_client(settings: ConnectionSettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=settings.base_url,
-        headers=settings.headers("async"),
-        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=settings.timeout),
-        verify=settings.ssl_context(),
-        limits=_POOL_LIMITS,
-        follow_redirects=False,
-    )
-
-
 class AsyncDevinAPI:
     """Async Devin calls over a leased client; obtained from :meth:`DevinHook.async_api`.
 
     :param settings: The connection settings.
-    :param client: The leased shared client.
+    :param client: The leased shared transport.
     :param logger: Where retries are logged.
     :param sleep: The coroutine used to wait between retries (tests pass a fake clock).
     """
@@ -92,7 +77,7 @@ class AsyncDevinAPI:
     def __init__(
         self,
         settings: ConnectionSettings,
-        client: httpx.AsyncClient,
+        client: AsyncTransport,
         logger: Any,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
@@ -137,16 +122,8 @@ class AsyncDevinAPI:
     async def _send_once(self, request: ApiRequest) -> Any:
         started = time.monotonic()
         try:
-            response = await self._client.request(
-                request.method,
-                request.path,
-                params=request.params or None,
-                json=None if request.json_body is NO_BODY else request.json_body,
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
-            raise connection_error(request, type(err).__name__, request_sent=False) from None
-        except httpx.TransportError as err:
-            # Read timeout, reset or protocol error after the request went out: Devin may have acted on it.
-            raise connection_error(request, type(err).__name__, request_sent=True) from None
+            response = await self._client.send(request)
+        except TransportError as err:
+            raise connection_error(request, err.reason, request_sent=err.request_sent) from None
         log_response(self._log, request, response.status_code, started)
         return interpret_response(request, response.status_code, response.headers, response.content)
