@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ._dagrun import SNIPPETS, fast_polling, load_dag, run_dag, task_states
@@ -45,8 +47,8 @@ def test_structured_output_dag_validates_and_branches(devin_emulator) -> None:
     assert states["route"] == "success", states
     assert {states["ask_for_review"], states["publish"]} == {"success", "skipped"}, states
     (create,) = devin_emulator.control.journal(method="POST", path="/v1/sessions")
-    sent_schema = create["body"]["structured_output_schema"]
-    assert sent_schema["required"] == ["version", "highlights", "breaking_changes"]
+    documented_schema = json.loads((SNIPPETS / "schemas" / "release_notes.json").read_text())
+    assert create["body"]["structured_output_schema"] == documented_schema
 
 
 @pytest.mark.usefixtures("airflow_db")

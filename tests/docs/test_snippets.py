@@ -146,3 +146,23 @@ def test_no_page_is_left_a_placeholder() -> None:
         if re.search(r"\bPLACEHOLDER\b|\bTODO\b|\bTBD\b", line)
     ]
     assert not unfinished, unfinished
+
+
+def _all_includes() -> list[tuple[Block, str]]:
+    pages = sorted(DOCS.rglob("*.md"))
+    return [(block, target) for page in pages for block in fenced_blocks(page) for target in (includes(block) or [])]
+
+
+def test_every_included_helper_file_is_exercised_by_a_test() -> None:
+    # An included file that is not itself a test module must be named by one (which runs it).
+    test_sources = "\n".join(path.read_text() for path in (REPO_ROOT / "tests").rglob("test_*.py"))
+    unexercised = sorted(
+        {
+            split_target(target)[0].relative_to(REPO_ROOT).as_posix()
+            for _, target in _all_includes()
+            if target.startswith("tests/")
+            and not split_target(target)[0].name.startswith("test_")
+            and split_target(target)[0].name not in test_sources
+        }
+    )
+    assert not unexercised, f"included in the docs but run by no test: {unexercised}"
