@@ -323,8 +323,11 @@ class H11Transport:
                     if not got_bytes:
                         raise _FirstByteMissing(f"ReadError: {err or type(err).__name__}") from None
                     raise
-                if chunk:
-                    got_bytes = True
+                if not chunk and not got_bytes:
+                    # EOF before a single response byte (h11 would call it a protocol error): on a
+                    # reused connection, the server had closed it while it sat idle.
+                    raise _FirstByteMissing("RemoteProtocolError: the server closed the connection without a response")
+                got_bytes = True
                 conn.receive_data(chunk)
             elif isinstance(event, h11.Response):
                 status = event.status_code
@@ -334,9 +337,6 @@ class H11Transport:
                 parts.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 return status, headers, b"".join(parts)
-            elif isinstance(event, h11.ConnectionClosed):
-                # h11 reports this only when the server closed before a single response byte.
-                raise _FirstByteMissing("RemoteProtocolError: the server closed the connection without a response")
             # h11.InformationalResponse (1xx): nothing to keep; read on.
 
     async def aclose(self) -> None:

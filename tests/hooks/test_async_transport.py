@@ -1,0 +1,421 @@
+"""The triggerer's keep-alive h11 transport: reuse, stale connections, faults, cancellation, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import os
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_devin.exceptions import DevinConnectionError
+from airflow_provider_devin.hooks import _async
+from airflow_provider_devin.hooks._async import AsyncDevinAPI, lease_client
+from airflow_provider_devin.hooks._async_transport import (
+    H11Transport,
+    HttpxTransport,
+    choose_transport,
+    proxy_for,
+)
+from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.hooks._retry import RetrySettings
+from airflow_provider_devin.hooks._settings import ConnectionSettings
+from airflow_provider_devin.hooks.devin import DevinHook
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_in_the_environment(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def fds_settle_to(limit: int) -> int:
+    for _ in range(50):
+        if open_fds() <= limit:
+            break
+        await asyncio.sleep(0.05)
+    return open_fds()
+
+
+def settings_for(base_url: str, *, timeout: float = 5.0, verify: bool | str = True) -> ConnectionSettings:
+    return ConnectionSettings(
+        conn_id="devin_transport_test",
+        base_url=base_url,
+        api_key="apk_user_transport_test_key",
+        timeout=timeout,
+        connect_timeout=2.0,
+        retry=RetrySettings(max_retries=0),
+        verify=verify,
+    )
+
+
+class NoSleep:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@asynccontextmanager
+async def api_for(settings: ConnectionSettings, sleep: NoSleep | None = None) -> AsyncIterator[AsyncDevinAPI]:
+    import logging
+
+    async with lease_client(settings) as client:
+        yield AsyncDevinAPI(settings, client, logging.getLogger("test"), sleep or NoSleep())
+
+
+def create_session() -> str:
+    with DevinHook() as hook:
+        return hook.create_session("task")["session_id"]
+
+
+def client_ports(devin_emulator, path: str) -> set[str]:
+    return {entry["client"] for entry in devin_emulator.control.journal(method="GET", path=path)}
+
+
+def transport_of(api: AsyncDevinAPI) -> H11Transport:
+    transport = api._client
+    assert isinstance(transport, H11Transport)
+    return transport
+
+
+# --- against the emulator ---------------------------------------------------------------------
+
+
+async def test_many_polls_reuse_a_few_kept_alive_connections(devin_emulator):
+    session_id = create_session()
+    path = f"/v1/sessions/{session_id}"
+    async with DevinHook().async_api() as api:
+        for _ in range(20):
+            await api.get_session(session_id)
+        await asyncio.gather(*(api.get_session(session_id) for _ in range(40)))
+        opened = transport_of(api).connections_opened
+    assert len(client_ports(devin_emulator, path)) == opened <= 8
+
+
+async def test_repeated_query_parameters_are_sent_in_order(devin_emulator):
+    async with DevinHook().async_api() as api:
+        await api.list_sessions(tags=["nightly", "etl"], limit=5)
+    (entry,) = devin_emulator.control.journal(method="GET", path="/v1/sessions")
+    assert entry["query"]["tags"] == ["nightly", "etl"]
+    assert entry["query"]["limit"] == ["5"]
+
+
+async def test_a_dropped_get_on_a_reused_connection_is_repeated_once_on_a_new_one(hook, devin_emulator, clock):
+    session_id = create_session()
+    path = f"/v1/sessions/{session_id}"
+    async with hook.async_api() as api:
+        await api.get_session(session_id)  # leaves one idle connection
+        devin_emulator.control.inject_fault("GET", path, drop_connection=True)
+        details = await api.get_session(session_id)
+        assert transport_of(api).connections_opened == 2
+    assert details["session_id"] == session_id
+    assert clock.waits == [], "repeated by the transport at once, not by the backoff policy"
+    assert [entry["status"] for entry in devin_emulator.control.journal(method="GET", path=path)] == [
+        200,
+        "dropped",
+        200,
+    ]
+
+
+async def test_a_dropped_write_on_a_reused_connection_is_reported_as_possibly_sent(devin_emulator):
+    session_id = create_session()
+    settings = settings_for(devin_emulator.base_url)
+    settings = ConnectionSettings(**{**settings.__dict__, "api_key": devin_emulator.api_key})
+    message = ApiRequest.build(
+        f"send message to {session_id}", "POST", f"/v1/sessions/{session_id}/message", json_body={"message": "hi"}
+    )
+    assert not message.replay_safe
+    async with api_for(settings) as api:
+        await api.get_session(session_id)  # the POST below reuses this connection
+        devin_emulator.control.inject_fault("POST", f"/v1/sessions/{session_id}/message", drop_connection=True)
+        with pytest.raises(DevinConnectionError, match="may have reached Devin") as caught:
+            await api.call(message)
+    assert caught.value.request_sent is True
+    assert len(devin_emulator.control.journal(method="POST", path=f"/v1/sessions/{session_id}/message")) == 1
+
+
+async def test_a_read_timeout_means_the_request_may_have_been_sent(devin_emulator):
+    session_id = create_session()
+    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", delay=1.5)
+    async with DevinHook(timeout=0.3, max_retries=0).async_api() as api:
+        with pytest.raises(DevinConnectionError, match="ReadTimeout") as caught:
+            await api.get_session(session_id)
+        assert transport_of(api)._idle == [], "a timed-out connection is never reused"
+    assert caught.value.request_sent is True
+
+
+async def test_a_refused_connection_never_reached_devin():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with api_for(settings_for(f"http://127.0.0.1:{port}")) as api:
+        with pytest.raises(DevinConnectionError, match="never reached Devin") as caught:
+            await api.get_session("devin-1")
+    assert caught.value.request_sent is False
+
+
+async def test_cancelling_a_wait_mid_request_closes_its_connection(devin_emulator):
+    session_id = create_session()
+    fds_before = open_fds()
+    async with DevinHook().async_api() as api:  # the lease that outlives the cancelled wait
+        transport = transport_of(api)
+        devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", delay=2)
+        waiting = asyncio.create_task(api.get_session(session_id))
+        await asyncio.sleep(0.3)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert transport._idle == [], "a half-used connection never goes back to the idle stack"
+        assert (await api.get_session(session_id))["session_id"] == session_id
+        assert transport.connections_opened == 2
+    assert _async.open_client_count() == 0
+    assert await fds_settle_to(fds_before) <= fds_before
+
+
+async def test_churn_leaves_no_descriptor_behind(devin_emulator):
+    session_id = create_session()
+    fds_before = open_fds()
+
+    async def poll(times: int) -> None:
+        async with DevinHook().async_api() as api:
+            for _ in range(times):
+                await api.get_session(session_id)
+
+    tasks = [asyncio.create_task(poll(1 + index % 5)) for index in range(60)]
+    await asyncio.sleep(0.05)
+    for task in tasks[::3]:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert _async.open_client_count() == 0
+    assert await fds_settle_to(fds_before) <= fds_before
+
+
+# --- against tiny servers in the test -------------------------------------------------------------
+
+
+@asynccontextmanager
+async def tiny_server(
+    answers: Callable[[int], bytes], *, close_after_each: bool = False, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[int, list[int]]]:
+    """An HTTP/1.1 server on loopback that answers request number ``i`` with ``answers(i)``."""
+    served: list[int] = []  # one entry per connection: how many requests it carried
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served.append(0)
+        connection = len(served) - 1
+        try:
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                served[connection] += 1
+                writer.write(answers(sum(served) - 1))
+                await writer.drain()
+                if close_after_each:
+                    break
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl_context)
+    try:
+        yield server.sockets[0].getsockname()[1], served
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def api_on_tiny_server(
+    answers: Callable[[int], bytes],
+    *,
+    close_after_each: bool = False,
+    tls: tuple[Path, Path] | None = None,
+    verify: bool | str = True,
+    retry: RetrySettings | None = None,
+    sleep: NoSleep | None = None,
+) -> AsyncIterator[tuple[AsyncDevinAPI, list[int]]]:
+    """An API client leased for a :func:`tiny_server`, and the server's per-connection request counts."""
+    context = server_context(*tls) if tls else None
+    async with tiny_server(answers, close_after_each=close_after_each, ssl_context=context) as (port, served):
+        settings = settings_for(f"{'https' if tls else 'http'}://127.0.0.1:{port}", verify=verify)
+        if retry is not None:
+            settings = ConnectionSettings(**{**settings.__dict__, "retry": retry})
+        async with api_for(settings, sleep) as api:
+            yield api, served
+
+
+BODY = json.dumps({"session_id": "devin-1", "status_enum": "working"}).encode()
+
+
+def content_length_answer(_: int) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+
+
+def chunked_answer(_: int) -> bytes:
+    chunks = [BODY[:7], BODY[7:20], BODY[20:]]
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + encoded
+        + b"0\r\n\r\n"
+    )
+
+
+async def test_a_chunked_response_is_decoded_and_the_connection_kept():
+    async with api_on_tiny_server(chunked_answer) as (api, served):
+        for _ in range(3):
+            assert await api.get_session("devin-1") == {"session_id": "devin-1", "status_enum": "working"}
+    assert served == [3]
+
+
+async def test_connection_close_from_the_server_is_respected():
+    def closing_answer(index: int) -> bytes:
+        return content_length_answer(index).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+
+    async with api_on_tiny_server(closing_answer, close_after_each=True) as (api, served):
+        for _ in range(3):
+            await api.get_session("devin-1")
+        assert transport_of(api).connections_opened == 3
+    assert served == [1, 1, 1]
+
+
+async def test_an_idle_connection_the_server_closed_is_not_reused():
+    # The server claims keep-alive but closes each connection after one answer: by the next poll
+    # the client has seen the FIN and opens a new connection without a failed attempt.
+    async with api_on_tiny_server(content_length_answer, close_after_each=True) as (api, served):
+        await api.get_session("devin-1")
+        await asyncio.sleep(0.1)
+        assert transport_of(api)._idle[0].reader.at_eof(), "the loop has seen the server's FIN"
+        await api.get_session("devin-1")
+        assert transport_of(api).connections_opened == 2
+    assert served == [1, 1]
+
+
+async def test_retry_after_is_read_whatever_the_header_case():
+    def answer(index: int) -> bytes:
+        if index == 0:
+            return b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 2\r\nContent-Length: 0\r\n\r\n"
+        return content_length_answer(index)
+
+    sleep = NoSleep()
+    async with api_on_tiny_server(answer, retry=RetrySettings(max_retries=2), sleep=sleep) as (api, _):
+        assert (await api.get_session("devin-1"))["session_id"] == "devin-1"
+    assert sleep.waits == [2]
+
+
+def write_self_signed(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_files(tmp_path) -> tuple[Path, Path]:
+    return write_self_signed(tmp_path)
+
+
+def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def test_tls_with_a_ca_bundle_keeps_one_connection(tls_files):
+    async with api_on_tiny_server(content_length_answer, tls=tls_files, verify=str(tls_files[0])) as (api, served):
+        for _ in range(3):
+            assert (await api.get_session("devin-1"))["session_id"] == "devin-1"
+    assert served == [3]
+
+
+async def test_an_untrusted_certificate_never_reaches_devin(tls_files):
+    async with api_on_tiny_server(content_length_answer, tls=tls_files, verify=True) as (api, served):
+        with pytest.raises(DevinConnectionError, match="never reached Devin") as caught:
+            await api.get_session("devin-1")
+    assert caught.value.request_sent is False
+    assert served in ([], [0])
+
+
+async def test_verify_false_accepts_any_certificate(tls_files):
+    async with api_on_tiny_server(content_length_answer, tls=tls_files, verify=False) as (api, _):
+        assert (await api.get_session("devin-1"))["session_id"] == "devin-1"
+
+
+# --- the transport choice ---------------------------------------------------------------------
+
+
+def test_no_proxy_in_the_environment_means_the_h11_transport():
+    assert proxy_for("https://api.devin.ai") is None
+
+
+def test_an_https_proxy_applies_to_the_devin_host(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert proxy_for("https://api.devin.ai") == "http://proxy.internal:3128"
+    assert proxy_for("http://127.0.0.1:8080") is None, "an https proxy does not carry plain http"
+
+
+def test_no_proxy_exempts_a_host(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", ".devin.ai,localhost")
+    assert proxy_for("https://api.devin.ai") is None
+    assert proxy_for("https://devin.example.com") == "http://proxy.internal:3128"
+
+
+async def test_a_proxied_host_gets_the_httpx_transport(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    proxied = choose_transport(settings_for("https://api.devin.ai"))
+    direct = choose_transport(settings_for("http://127.0.0.1:9"))
+    try:
+        assert isinstance(proxied, HttpxTransport)
+        assert isinstance(direct, H11Transport)
+    finally:
+        await proxied.aclose()
+        await direct.aclose()
+
+
+async def test_the_httpx_fallback_speaks_the_same_interface(devin_emulator, monkeypatch):
+    session_id = create_session()
+    monkeypatch.setattr(_async, "choose_transport", HttpxTransport)
+    async with DevinHook().async_api() as api:
+        assert isinstance(api._client, HttpxTransport)
+        assert (await api.get_session(session_id))["session_id"] == session_id
+    assert _async.open_client_count() == 0
