@@ -6,14 +6,17 @@ one machine never share state; the environment must be set before anything impor
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from dag_testing import serialize_dag
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,3 +46,17 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return _airflow_home
+
+
+@pytest.fixture
+def run_dag(airflow_db, devin_emulator) -> Callable:
+    """``run_dag(dag, logical_date=None)`` -> the finished DagRun, run with ``dag.test()`` against the emulator."""
+
+    def _run(dag, logical_date: datetime.datetime | None = None):
+        serialize_dag(dag)
+        if logical_date is None:
+            return dag.test()
+        # Same logical date and run_after -> same run_id: the same task instances run again.
+        return dag.test(logical_date=logical_date, run_after=logical_date)
+
+    return _run

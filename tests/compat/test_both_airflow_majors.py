@@ -22,24 +22,12 @@ SCHEMA = {
 }
 
 
-def run(dag):
-    try:
-        from tests.operators.conftest import serialize_dag
-    except ImportError:  # pragma: no cover
-        serialize_dag = None
-    from airflow_provider_devin._compat import AIRFLOW_V3
-
-    if AIRFLOW_V3 and serialize_dag is not None:
-        serialize_dag(dag)  # Airflow 3's dag.test() needs the DAG in the metadata DB first
-    return dag.test()
-
-
 def creates(devin_emulator):
     return [e for e in devin_emulator.control.journal(method="POST") if e["path"] == "/v1/sessions"]
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferred"])
-def test_create_wait_message_and_sense_on_this_airflow(airflow_db, devin_emulator, deferrable):
+def test_create_wait_message_and_sense_on_this_airflow(run_dag, devin_emulator, deferrable):
     devin_emulator.control.set_speed(600)
     with DAG(f"compat_smoke_{deferrable}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
         create = DevinCreateSessionOperator(
@@ -65,7 +53,7 @@ def test_create_wait_message_and_sense_on_this_airflow(airflow_db, devin_emulato
         )
         create >> follow_up >> sense
 
-    dag_run = run(dag)
+    dag_run = run_dag(dag)
 
     assert str(dag_run.state).endswith("success")
     assert len(creates(devin_emulator)) == 1

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dag_testing import serialize_dag
 
-def serialize(dag: Any) -> None:
-    """Write ``dag`` to the metadata DB as the dag-processor would; Airflow 3.3's ``dag.test()`` needs it."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
+serialize = serialize_dag
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

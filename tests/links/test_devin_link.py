@@ -6,6 +6,7 @@ import datetime
 import json
 
 from airflow.sdk import DAG
+from dag_testing import serialize_dag
 
 from airflow_provider_devin.links import devin as link_module
 from airflow_provider_devin.links.devin import DevinSessionLink
@@ -63,24 +64,10 @@ def test_session_url_xcom_exists_while_the_task_is_deferred(airflow_db, devin_em
         DevinCreateSessionOperator(
             task_id="create", prompt="Work [emulator:scenario=finish]", poll_interval=0.2, deferrable=True
         )
-    _serialize(dag)
+    serialize_dag(dag)
     dr = dag.test()
     assert dr.state == "success"
     url = seen["session_url"]
     url = json.loads(url) if isinstance(url, str) and url.startswith('"') else url
     assert url == dr.get_task_instance("create").xcom_pull(task_ids="create")["url"]
     assert "return_value" not in seen
-
-
-def _serialize(dag) -> None:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
