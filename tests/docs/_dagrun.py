@@ -1,8 +1,4 @@
-"""Run a DAG defined in a docs snippet file with ``dag.test()`` against the emulator.
-
-Airflow 3.3's ``dag.test()`` needs the DAG serialized in the metadata DB first (``airflow dags
-test`` does that itself); this does the same for a DAG built in-process.
-"""
+"""Run a DAG defined in a docs snippet file with ``dag.test()`` against the emulator."""
 
 from __future__ import annotations
 
@@ -30,18 +26,10 @@ def fast_polling(dag: Any, seconds: float = 0.3) -> None:
 
 
 def run_dag(dag: Any, **kwargs: Any) -> Any:
-    """Serialize ``dag`` into the DB and run it once with ``dag.test()``; return the DagRun."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
+    """Serialize ``dag`` into the DB (the shared test helper) and run it once with ``dag.test()``."""
+    from dag_testing import serialize_dag
 
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
+    serialize_dag(dag)
     return dag.test(**kwargs)
 
 
