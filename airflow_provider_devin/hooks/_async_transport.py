@@ -279,6 +279,8 @@ class H11Transport:
                 raise TransportError(
                     "the connection closed before the request was written", request_sent=False
                 ) from None
+            # One deadline for the whole response (httpx applies its read timeout per read): one
+            # timer per request, and Devin's JSON answers are small.
             status, headers, content = await _within(self._read_response(connection), self._timeout)
         except _FirstByteMissing as err:
             connection.abort()
