@@ -1,8 +1,9 @@
 """DevinHook: the only code that speaks HTTP to Devin (v1 API).
 
 Synchronous calls use one ``requests.Session`` per hook (keep-alive, built lazily); the triggerer
-uses :meth:`DevinHook.async_api` (httpx). Both paths share request building and validation
-(``_endpoints``), the retry policy (``_retry``) and error mapping (``_http``).
+uses :meth:`DevinHook.async_api` (keep-alive HTTP/1.1 on asyncio streams; httpx behind a proxy).
+Both paths share request building and validation (``_endpoints``), the retry policy (``_retry``)
+and error mapping (``_http``).
 """
 
 from __future__ import annotations
