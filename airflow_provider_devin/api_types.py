@@ -59,37 +59,31 @@ class SessionMessage(TypedDict):
     user_id: NotRequired[str | None]
 
 
-class SessionSummary(TypedDict):
+class _SessionFields(TypedDict):
+    """Fields a session has in both the list and the details responses."""
+
+    session_id: str
+    status: str
+    created_at: str
+    updated_at: str
+    status_enum: NotRequired[str | None]
+    title: NotRequired[str | None]
+    playbook_id: NotRequired[str | None]
+    snapshot_id: NotRequired[str | None]
+    tags: NotRequired[list[str] | None]
+    pull_request: NotRequired[PullRequest | None]
+    structured_output: NotRequired[Any]
+
+
+class SessionSummary(_SessionFields):
     """An item of ``GET /v1/sessions``."""
 
-    session_id: str
-    status: str
-    created_at: str
-    updated_at: str
-    status_enum: NotRequired[str | None]
-    title: NotRequired[str | None]
     requesting_user_email: NotRequired[str | None]
-    playbook_id: NotRequired[str | None]
-    snapshot_id: NotRequired[str | None]
-    tags: NotRequired[list[str] | None]
-    pull_request: NotRequired[PullRequest | None]
-    structured_output: NotRequired[Any]
 
 
-class SessionDetails(TypedDict):
-    """``GET /v1/sessions/{session_id}``."""
+class SessionDetails(_SessionFields):
+    """``GET /v1/sessions/{session_id}`` (``requesting_user_email`` is not documented here)."""
 
-    session_id: str
-    status: str
-    created_at: str
-    updated_at: str
-    status_enum: NotRequired[str | None]
-    title: NotRequired[str | None]
-    snapshot_id: NotRequired[str | None]
-    playbook_id: NotRequired[str | None]
-    tags: NotRequired[list[str] | None]
-    pull_request: NotRequired[PullRequest | None]
-    structured_output: NotRequired[Any]
     messages: NotRequired[list[SessionMessage]]
 
 
