@@ -153,11 +153,12 @@ class EmulatedSession:
 
     # -- views --------------------------------------------------------------------------------
 
-    def summary(self) -> dict[str, Any]:
-        """A ``GET /v1/sessions`` item."""
+    def _common_fields(self) -> dict[str, Any]:
+        """Fields both the list item and the details body carry."""
         return {
             "session_id": self.session_id,
             "status": self.status,
+            "status_enum": self.status_enum,
             "title": self.title,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -166,26 +167,15 @@ class EmulatedSession:
             "tags": list(self.tags) if self.tags is not None else None,
             "pull_request": dict(self.pull_request) if self.pull_request else None,
             "structured_output": self.structured_output,
-            "status_enum": self.status_enum,
-            "requesting_user_email": self.requesting_user_email,
         }
+
+    def summary(self) -> dict[str, Any]:
+        """A ``GET /v1/sessions`` item."""
+        return {**self._common_fields(), "requesting_user_email": self.requesting_user_email}
 
     def details(self) -> dict[str, Any]:
         """A ``GET /v1/sessions/{session_id}`` body."""
-        return {
-            "session_id": self.session_id,
-            "status": self.status,
-            "status_enum": self.status_enum,
-            "title": self.title,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "snapshot_id": self.snapshot_id,
-            "playbook_id": self.playbook_id,
-            "tags": list(self.tags) if self.tags is not None else None,
-            "pull_request": dict(self.pull_request) if self.pull_request else None,
-            "structured_output": self.structured_output,
-            "messages": [dict(message) for message in self.messages],
-        }
+        return {**self._common_fields(), "messages": [dict(message) for message in self.messages]}
 
     def control_view(self) -> dict[str, Any]:
         """Everything, for the control API's ``sessions()``."""
