@@ -55,6 +55,15 @@ class DevinAPIError(AirflowException):
         self.detail = detail
         self.retry_after = retry_after
 
+    @property
+    def is_transient(self) -> bool:
+        """True when the same call may succeed later on its own: no answer, 429, 5xx or an unreadable body.
+
+        Authentication, permission, not-found and validation errors are not transient.
+        """
+        code = self.status_code
+        return code is None or code == 429 or code >= 500 or isinstance(self, DevinResponseError)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep the error picklable (Airflow ships exceptions across processes).
         return (_rebuild_error, (type(self), str(self), self.__dict__.copy()))
