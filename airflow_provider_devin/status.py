@@ -1,20 +1,30 @@
 """The one status policy shared by the operators, the sensor and the trigger.
 
-Devin's v1 ``status_enum`` is an open set: it has nine documented values, it can be ``null``, and a
-new value must never crash a DAG (closed lists of remote states are the commonest way polling
-providers break). Everything here is pure logic with no I/O, so the sync wait loop, the sensor and
-the async trigger make exactly the same decision on the same session.
+It reads the normalised :class:`~airflow_provider_devin.session.SessionView` (the hook's readers
+classify v1's ``status_enum`` and v3's ``status`` + ``status_detail`` into a
+:class:`~airflow_provider_devin.session.StatusClass`), so the sync wait, the sensor and the async
+trigger make the same decision on the same session, on either API version. Pure logic, no I/O.
 
-Classification (v1):
+Decisions (``devin-api-v3.md`` §4.6):
 
-* ``finished`` -> success.
-* ``expired`` -> failure.
-* ``blocked`` -> per ``on_blocked``: ``"succeed"`` (default; Devin parks in ``blocked`` after it
-  delivers), ``"fail"``, or ``"wait"`` (keep waiting for a human to answer in the Devin UI).
-* ``suspend_requested`` / ``suspend_requested_frontend`` -> keep waiting, but fail once the session
-  has stayed suspended for ``suspend_stall_timeout`` seconds (v1 gives no reason for a suspension).
-* ``working``, ``resume_requested*``, ``resumed``, ``null`` and any unknown value -> still running;
-  a ``null`` or unknown value is logged once as a warning.
+* ``FINISHED`` -> success.
+* ``NEEDS_HUMAN`` (v1 ``blocked``; v3 ``waiting_for_user`` / ``waiting_for_approval``) -> per
+  ``on_blocked``: ``"succeed"`` (default; Devin parks there after it delivers), ``"fail"``, or
+  ``"wait"`` (a human answers in the Devin UI).
+* ``IDLE`` (v3 ``suspended`` + ``inactivity``) is decided from the previous state: after
+  ``FINISHED`` it is a success, after ``NEEDS_HUMAN`` it is treated as ``NEEDS_HUMAN``; when the
+  previous state is unknown (the first look) it is read as "Devin stopped and waits", i.e. as
+  ``NEEDS_HUMAN`` [a reading: the contract does not say]; after working, as ``PAUSED``.
+* ``EXITED`` (v3 ``exit``) -> success when the previous state was ``FINISHED``, else failure.
+* ``CANCELLED`` (v3 ``user_request``) and ``OUT_OF_BUDGET`` (the budget/credit/quota suspend
+  reasons) -> failure that is **not retried** (a retry cannot fix it; the message names the reason).
+* ``FAILED`` -> failure.
+* ``PAUSED`` (v1 ``suspend_requested*``, reason unknown) -> keep waiting, fail once the session has
+  stayed suspended for ``suspend_stall_timeout`` seconds.
+* ``WORKING`` -> still running; ``UNKNOWN`` (``null`` or a value this release does not know) -> still
+  running, logged once as a warning.
+* A client-side ``acu_budget``: once ``acus_consumed`` passes it, the wait fails (not retried) and
+  the operator terminates the session.
 """
 
 from __future__ import annotations
@@ -25,11 +35,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView, StatusClass
+
 __all__ = [
     "DEFAULT_SUSPEND_STALL_TIMEOUT",
     "EVENT_STATUSES",
     "OnBlocked",
-    "SessionStatus",
     "SessionWatch",
     "StatusPolicy",
     "Verdict",
@@ -40,61 +51,18 @@ __all__ = [
     "validate_event",
 ]
 
-#: Seconds a session may stay ``suspend_requested*`` before the wait fails (30 minutes).
+#: Seconds a session may stay suspended (reason unknown) before the wait fails (30 minutes).
 DEFAULT_SUSPEND_STALL_TIMEOUT = 30 * 60.0
 
 #: Longest Devin message text written to a log line.
 MESSAGE_LOG_LIMIT = 300
 
-
-class SessionStatus(str, Enum):
-    """Devin v1 ``status_enum`` values, plus ``UNKNOWN`` for ``null`` and values this release does not know.
-
-    Use :meth:`parse`, which never raises: an unknown value becomes ``UNKNOWN`` (the raw value stays
-    available to the caller for logging).
-    """
-
-    WORKING = "working"
-    BLOCKED = "blocked"
-    EXPIRED = "expired"
-    FINISHED = "finished"
-    SUSPEND_REQUESTED = "suspend_requested"
-    SUSPEND_REQUESTED_FRONTEND = "suspend_requested_frontend"
-    RESUME_REQUESTED = "resume_requested"
-    RESUME_REQUESTED_FRONTEND = "resume_requested_frontend"
-    RESUMED = "resumed"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: object) -> SessionStatus:
-        """Map a raw ``status_enum`` to a member; ``None`` and anything unrecognised map to ``UNKNOWN``.
-
-        :param value: the raw ``status_enum`` from a session response (any JSON value).
-        """
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                return cls.UNKNOWN
-        return cls.UNKNOWN
-
-    @property
-    def is_terminal(self) -> bool:
-        """True for states Devin does not leave on its own (``finished``, ``expired``).
-
-        ``blocked`` is not terminal: a human can answer and Devin goes back to ``working``; whether a
-        wait stops there is the policy's decision (``on_blocked``).
-        """
-        return self in (SessionStatus.FINISHED, SessionStatus.EXPIRED)
-
-    @property
-    def is_suspended(self) -> bool:
-        """True for ``suspend_requested`` and ``suspend_requested_frontend``."""
-        return self in (SessionStatus.SUSPEND_REQUESTED, SessionStatus.SUSPEND_REQUESTED_FRONTEND)
+#: Event ``reason`` for a wait stopped by the client-side ACU budget.
+REASON_ACU_BUDGET = "acu_budget"
 
 
 class OnBlocked(str, Enum):
-    """What a wait does when the session is ``blocked`` (Devin waits for user input)."""
+    """What a wait does when Devin waits for a person (v1 ``blocked``; v3 ``waiting_for_*``)."""
 
     SUCCEED = "succeed"
     FAIL = "fail"
@@ -140,151 +108,213 @@ class Verdict:
     """A policy decision.
 
     :param outcome: what the waiter should do.
-    :param status: the parsed status it was based on.
+    :param status_class: the class it was based on.
     :param message: a sentence for the log or the task failure; empty while running.
+    :param retryable: ``False`` when an Airflow retry cannot help (out of budget, cancelled, ACU budget).
+    :param reason: a machine-readable cause for failures the operator acts on (``"acu_budget"``).
     """
 
     outcome: WaitOutcome
-    status: SessionStatus
+    status_class: StatusClass
     message: str = ""
+    retryable: bool = True
+    reason: str | None = None
+
+
+_RUNNING_CLASSES = (StatusClass.WORKING, StatusClass.UNKNOWN)
 
 
 @dataclass(frozen=True)
 class StatusPolicy:
-    """How a wait interprets Devin's ``status_enum``.
+    """How a wait interprets a session's state.
 
     :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"``.
-    :param suspend_stall_timeout: seconds a session may stay ``suspend_requested*`` before the
+    :param suspend_stall_timeout: seconds a session may stay suspended (reason unknown) before the
         wait fails; must be > 0.
-    :param max_acu_limit: the session's ACU cap, if known; only used to word the stall message.
+    :param max_acu_limit: the session's ACU cap, if known; only used to word messages.
+    :param acu_budget: client-side ACU budget: past it the wait fails (``None`` = no budget).
     """
 
     on_blocked: OnBlocked = OnBlocked.SUCCEED
     suspend_stall_timeout: float = DEFAULT_SUSPEND_STALL_TIMEOUT
     max_acu_limit: int | None = None
+    acu_budget: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "on_blocked", OnBlocked.coerce(self.on_blocked))
         stall = self.suspend_stall_timeout
         if isinstance(stall, bool) or not isinstance(stall, (int, float)) or stall <= 0:
             raise ValueError(f"suspend_stall_timeout must be a positive number of seconds, got {stall!r}")
+        budget = self.acu_budget
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
+            raise ValueError(f"acu_budget must be a positive number of ACUs, got {budget!r}")
 
-    def decide(self, raw_status: object, *, session_id: str, suspended_for: float | None = None) -> Verdict:
+    def resolve(self, current: StatusClass, previous: StatusClass | None) -> StatusClass:
+        """Resolve the classes that depend on what came before (``IDLE``, ``EXITED``).
+
+        :param current: the class of this observation.
+        :param previous: the last resolved class seen before it, or ``None`` on the first look.
+        """
+        if current is StatusClass.IDLE:
+            if previous is StatusClass.FINISHED:
+                return StatusClass.FINISHED
+            if previous in (None, StatusClass.NEEDS_HUMAN):
+                return StatusClass.NEEDS_HUMAN
+            return StatusClass.PAUSED
+        if current is StatusClass.EXITED:
+            return StatusClass.FINISHED if previous is StatusClass.FINISHED else StatusClass.FAILED
+        return current
+
+    def decide(
+        self,
+        view: SessionView,
+        *,
+        resolved: StatusClass | None = None,
+        suspended_for: float | None = None,
+    ) -> Verdict:
         """Classify one observation of a session.
 
-        :param raw_status: the session's raw ``status_enum`` (``None`` and unknown values allowed).
-        :param session_id: the session, for messages.
-        :param suspended_for: seconds the session has been seen suspended without interruption, or
-            ``None`` when it is not suspended.
+        :param view: the session.
+        :param resolved: its class after :meth:`resolve` (default: ``view.status_class`` as is).
+        :param suspended_for: seconds the session has been seen ``PAUSED`` without interruption.
         """
-        status = SessionStatus.parse(raw_status)
-        if status is SessionStatus.FINISHED:
-            return Verdict(WaitOutcome.SUCCESS, status, f"Devin session {session_id} finished.")
-        if status is SessionStatus.EXPIRED:
-            return Verdict(
-                WaitOutcome.FAILED,
-                status,
-                f"Devin session {session_id} expired; it cannot continue. Open it in the Devin UI to "
-                "see how far it got, then re-run the task to start a new session.",
-            )
-        if status is SessionStatus.BLOCKED:
+        sid = view.session_id
+        cls = resolved or view.status_class
+        label = view.status_label
+        budget = self._budget_verdict(view, cls)
+        if budget is not None:
+            return budget
+        if cls is StatusClass.FINISHED:
+            return Verdict(WaitOutcome.SUCCESS, cls, f"Devin session {sid} finished ({label}).")
+        if cls is StatusClass.NEEDS_HUMAN:
             if self.on_blocked is OnBlocked.WAIT:
-                return Verdict(WaitOutcome.RUNNING, status)
+                return Verdict(WaitOutcome.RUNNING, cls)
             return Verdict(
                 WaitOutcome.BLOCKED,
-                status,
-                f"Devin session {session_id} is blocked: Devin is waiting for a reply "
-                f"(on_blocked={self.on_blocked.value!r}).",
+                cls,
+                f"Devin session {sid} is waiting for a person ({label}) (on_blocked={self.on_blocked.value!r}).",
             )
-        if status.is_suspended and suspended_for is not None and suspended_for >= self.suspend_stall_timeout:
-            return Verdict(WaitOutcome.FAILED, status, self._stall_message(session_id, status, suspended_for))
-        return Verdict(WaitOutcome.RUNNING, status)
+        if cls is StatusClass.OUT_OF_BUDGET:
+            return Verdict(
+                WaitOutcome.FAILED,
+                cls,
+                f"Devin session {sid} was suspended by Devin: {view.status_detail or label} (out of ACUs, credits, "
+                f"quota or payment{self._cap_hint()}). Retrying cannot fix this: raise the limit or add credits in "
+                "Devin, then clear the task to start a new session.",
+                retryable=False,
+            )
+        if cls is StatusClass.CANCELLED:
+            return Verdict(
+                WaitOutcome.FAILED,
+                cls,
+                f"Devin session {sid} was stopped by a person in Devin ({label}); treating it as cancelled. Clear the "
+                "task to start a new session.",
+                retryable=False,
+            )
+        if cls is StatusClass.FAILED:
+            return Verdict(
+                WaitOutcome.FAILED,
+                cls,
+                f"Devin session {sid} ended without finishing ({label}); it cannot continue. Open it in the Devin UI "
+                "to see how far it got; a retry of the task starts a new session.",
+            )
+        if cls is StatusClass.PAUSED and suspended_for is not None and suspended_for >= self.suspend_stall_timeout:
+            return Verdict(WaitOutcome.FAILED, cls, self._stall_message(view, suspended_for))
+        return Verdict(WaitOutcome.RUNNING, cls)
 
     def blocked_is_success(self) -> bool:
         """True when a ``blocked`` outcome ends the wait successfully (``on_blocked="succeed"``)."""
         return self.on_blocked is OnBlocked.SUCCEED
 
-    def _stall_message(self, session_id: str, status: SessionStatus, suspended_for: float) -> str:
+    def _budget_verdict(self, view: SessionView, cls: StatusClass) -> Verdict | None:
+        used = view.acus_consumed
+        if self.acu_budget is None or used is None or used <= self.acu_budget:
+            return None
+        return Verdict(
+            WaitOutcome.FAILED,
+            cls,
+            f"Devin session {view.session_id} has consumed {used:g} ACUs, more than acu_budget={self.acu_budget:g} "
+            f"(status {view.status_label}). Not retried: raise acu_budget and clear the task to run it again.",
+            retryable=False,
+            reason=REASON_ACU_BUDGET,
+        )
+
+    def _cap_hint(self) -> str:
+        return f"; the session's max_acu_limit was {self.max_acu_limit}" if self.max_acu_limit is not None else ""
+
+    def _stall_message(self, view: SessionView, suspended_for: float) -> str:
         acu = (
             f"the session's max_acu_limit ({self.max_acu_limit} ACUs) was reached"
             if self.max_acu_limit is not None
             else "an ACU limit was reached"
         )
-        who = " A human paused it from the Devin web app." if status.value.endswith("_frontend") else ""
+        who = " A human paused it from the Devin web app." if str(view.status).endswith("_frontend") else ""
         return (
-            f"Devin session {session_id} has been suspended ({status.value}) for {suspended_for:.0f}s, "
-            f"longer than suspend_stall_timeout={self.suspend_stall_timeout:.0f}s.{who} The v1 API gives "
-            f"no reason; likely causes: {acu}, the organisation's ACU quota is exhausted, the session went "
-            "to sleep after inactivity, or a human paused it. Check the session in the Devin UI; sending "
-            "it a message resumes it."
+            f"Devin session {view.session_id} has been suspended ({view.status_label}) for {suspended_for:.0f}s, "
+            f"longer than suspend_stall_timeout={self.suspend_stall_timeout:.0f}s.{who} Devin gave no reason; "
+            f"likely causes: {acu}, the organisation's ACU quota is exhausted, the session went to sleep after "
+            "inactivity, or a human paused it. Check the session in the Devin UI; sending it a message resumes it."
         )
 
 
-def _last_devin_message(messages: object) -> str | None:
-    if not isinstance(messages, list):
-        return None
-    for item in reversed(messages):
-        if isinstance(item, Mapping) and item.get("type") == "devin_message":
-            text = item.get("message")
-            return text if isinstance(text, str) else None
-    return None
-
-
-def session_summary(details: Mapping[str, Any], *, url: str | None = None) -> dict[str, Any]:
+def session_summary(
+    view: SessionView, *, url: str | None = None, last_devin_message: str | None = None
+) -> dict[str, Any]:
     """The small, JSON-serialisable view of a session that events, XCom and task results carry.
 
-    It drops the message history (only the last Devin message is kept), so it stays small.
-
-    :param details: a ``GET /v1/sessions/{id}`` response.
-    :param url: the session's web URL, when known (the details response has none).
+    :param view: the session.
+    :param url: its web URL, when known (default: the one the response carried).
+    :param last_devin_message: Devin's latest message, when known.
     """
-    pull_request = details.get("pull_request")
-    pr_url = pull_request.get("url") if isinstance(pull_request, Mapping) else None
     return {
-        "session_id": details.get("session_id"),
-        "url": url,
-        "status_enum": details.get("status_enum"),
-        "title": details.get("title"),
-        "structured_output": details.get("structured_output"),
-        "pull_request_url": pr_url,
-        "last_devin_message": _last_devin_message(details.get("messages")),
+        "session_id": view.session_id,
+        "url": url or view.url,
+        "status_enum": view.status_enum,
+        "status": view.status,
+        "status_detail": view.status_detail,
+        "title": view.title,
+        "structured_output": view.structured_output,
+        "pull_request_url": view.pull_request_url,
+        "pull_request_urls": list(view.pull_request_urls),
+        "acus_consumed": view.acus_consumed,
+        "last_devin_message": last_devin_message,
     }
 
 
 class SessionWatch:
     """The state of one wait on one session: what has been seen and logged so far.
 
-    It turns each ``GET`` response into a :class:`Verdict`, logs each status change and each new Devin
-    message once (never one line per poll), warns once per unknown/``null`` status, and times how long
-    the session has been suspended. Memory stays small: the last status, a counter and a bounded set
-    of message ``event_id`` s; no session JSON is kept.
+    It turns each :class:`~airflow_provider_devin.session.SessionSnapshot` into a :class:`Verdict`,
+    logs each status change and each new Devin message once (never one line per poll), warns once per
+    unknown status, resolves the states that depend on the previous one, and times how long the
+    session has been suspended. Memory stays small: the last status, the message position and the
+    last Devin message; no session JSON is kept.
 
     :param policy: the status policy.
     :param session_id: the session being watched.
     :param log: where progress lines go (a logger with ``info``/``warning``).
-    :param reply_after_index: when set, a ``finished``/``blocked`` state only ends the wait once Devin
-        has written a message after position ``reply_after_index`` of the conversation, or the session
-        was seen running since; used after sending a message, when the old state is still visible.
-    :param suspended_since: epoch seconds the session was first seen suspended by an earlier
-        process (a ``reschedule`` sensor keeps it between pokes), if any.
+    :param position: where reading the conversation starts (messages before it were logged already).
+    :param previous_class: the last resolved class an earlier process saw (carried across a deferral).
+    :param reply_pending: a message was just sent: a ``FINISHED``/``NEEDS_HUMAN`` state only ends the
+        wait once Devin wrote something new or the session was seen working since (the old state may
+        still be visible before Devin reads the message).
+    :param suspended_since: epoch seconds the session was first seen suspended by an earlier process.
     :param clock: a wall clock in epoch seconds (tests inject a fake one).
     """
 
     __slots__ = (
         "_clock",
-        "_messages_seen",
-        "_seen_events",
         "_warned",
-        "last_raw_status",
+        "last_devin_message",
+        "last_label",
         "log",
         "policy",
-        "reply_after_index",
-        "saw_running",
+        "position",
+        "previous_class",
+        "reply_pending",
         "session_id",
         "suspended_since",
     )
-
-    _MAX_SEEN_EVENTS = 64
 
     def __init__(
         self,
@@ -292,126 +322,107 @@ class SessionWatch:
         session_id: str,
         log: Any,
         *,
-        reply_after_index: int | None = None,
+        position: MessagePosition | None = None,
+        previous_class: StatusClass | str | None = None,
+        reply_pending: bool = False,
         suspended_since: float | None = None,
         clock: Any = time.time,
     ) -> None:
         self.policy = policy
         self.session_id = session_id
         self.log = log
-        self.reply_after_index = reply_after_index
+        self.position = position or MessagePosition()
+        self.previous_class = _parse_class(previous_class)
+        self.reply_pending = reply_pending
+        self.suspended_since = suspended_since
         self._clock = clock
-        self.last_raw_status: object = _NOT_SEEN
-        self.suspended_since: float | None = suspended_since
-        self.saw_running = False
+        self.last_label: str | None = None
+        self.last_devin_message: str | None = None
         self._warned: set[str] = set()
-        self._messages_seen = 0
-        # Insertion-ordered, so the oldest id is evicted first; no separate queue to keep.
-        self._seen_events: dict[str, None] = {}
 
     @property
     def last_status(self) -> str:
-        """The last raw status seen, as text (``"none"`` for null, ``"not polled yet"`` before any poll)."""
-        if self.last_raw_status is _NOT_SEEN:
-            return "not polled yet"
-        return str(self.last_raw_status).lower() if self.last_raw_status is not None else "none"
+        """The last status seen, as text (``"not polled yet"`` before any poll)."""
+        return self.last_label if self.last_label is not None else "not polled yet"
 
-    def observe(self, details: Mapping[str, Any]) -> Verdict:
-        """Record one ``GET`` response and decide.
+    def observe(self, snapshot: SessionSnapshot) -> Verdict:
+        """Record one read of the session and decide.
 
-        :param details: the session details.
+        :param snapshot: the session plus its messages since the last read.
         """
-        raw = details.get("status_enum")
-        status = SessionStatus.parse(raw)
+        view = snapshot.view
         now = self._clock()
-        if self.last_raw_status is _NOT_SEEN:
-            self.log.info("Devin session %s status: %s", self.session_id, raw)
-            self.last_raw_status = raw
-        elif raw != self.last_raw_status:
-            self.log.info("Devin session %s status: %s -> %s", self.session_id, self.last_status, raw)
-            self.last_raw_status = raw
-        if status is SessionStatus.UNKNOWN:
-            label = "null" if raw is None else str(raw)
-            if label not in self._warned and len(self._warned) < 16:
-                self._warned.add(label)
-                self.log.warning(
-                    "Devin session %s reports status_enum=%s, which this provider does not know; "
-                    "treating it as still running.",
-                    self.session_id,
-                    label,
-                )
-        if status.is_suspended:
+        self._log_messages(snapshot)
+        label = view.status_label
+        if label != self.last_label:
+            self.log.info("Devin status: %s", label if self.last_label is None else f"{self.last_label} -> {label}")
+            self.last_label = label
+        if view.status_class is StatusClass.UNKNOWN and label not in self._warned and len(self._warned) < 16:
+            self._warned.add(label)
+            self.log.warning("Devin reports status %s, which this provider does not know; still waiting.", label)
+        resolved = self.policy.resolve(view.status_class, self.previous_class)
+        if resolved is StatusClass.PAUSED:
             if self.suspended_since is None:
                 self.suspended_since = now
         else:
             self.suspended_since = None
-        self._log_new_messages(details.get("messages"))
         suspended_for = None if self.suspended_since is None else now - self.suspended_since
-        verdict = self.policy.decide(raw, session_id=self.session_id, suspended_for=suspended_for)
-        if verdict.outcome is WaitOutcome.RUNNING:
-            if status not in (SessionStatus.BLOCKED, SessionStatus.FINISHED):
-                self.saw_running = True
-            return verdict
-        if verdict.outcome in (WaitOutcome.SUCCESS, WaitOutcome.BLOCKED) and not self._reply_seen(
-            details.get("messages")
-        ):
-            # After a message was sent, the session may still show the state it had before Devin
-            # read it; do not mistake that for the answer.
-            return Verdict(WaitOutcome.RUNNING, status)
+        verdict = self.policy.decide(view, resolved=resolved, suspended_for=suspended_for)
+        if resolved not in (StatusClass.UNKNOWN,):
+            self.previous_class = resolved
+        if self.reply_pending:
+            if resolved in _RUNNING_CLASSES or any(m.from_devin for m in snapshot.new_messages):
+                self.reply_pending = False
+            elif verdict.outcome in (WaitOutcome.SUCCESS, WaitOutcome.BLOCKED):
+                # Devin has not read the message yet: the state on screen is the old one.
+                return Verdict(WaitOutcome.RUNNING, resolved)
         return verdict
 
-    def _reply_seen(self, messages: object) -> bool:
-        if self.reply_after_index is None or self.saw_running:
-            return True
-        if not isinstance(messages, list):
-            return False
-        return any(
-            isinstance(m, Mapping) and m.get("type") == "devin_message" for m in messages[self.reply_after_index + 1 :]
-        )
+    def summary(self, view: SessionView, url: str | None = None) -> dict[str, Any]:
+        """:func:`session_summary` of ``view`` with the last Devin message this watch saw."""
+        return session_summary(view, url=url, last_devin_message=self.last_devin_message)
 
-    def _log_new_messages(self, messages: object) -> None:
-        if not isinstance(messages, list):
-            return
-        # The conversation is oldest-first and only grows: start after what was already read, and
-        # use event_ids (bounded) to guard against a reordered or trimmed history.
-        start = self._messages_seen if self._messages_seen <= len(messages) else 0
-        for item in messages[start:]:
-            if not isinstance(item, Mapping):
+    def _log_messages(self, snapshot: SessionSnapshot) -> None:
+        for message in snapshot.new_messages:
+            if not message.from_devin:
                 continue
-            event_id = item.get("event_id")
-            if isinstance(event_id, str):
-                if event_id in self._seen_events:
-                    continue
-                self._remember(event_id)
-            if item.get("type") != "devin_message":
-                continue
-            text = item.get("message")
-            if not isinstance(text, str):
-                continue
-            text = " ".join(text.split())
+            text = " ".join(message.text.split())
+            self.last_devin_message = message.text
             if len(text) > MESSAGE_LOG_LIMIT:
                 text = text[: MESSAGE_LOG_LIMIT - 1] + "…"
-            self.log.info("Devin (session %s): %s", self.session_id, text)
-        self._messages_seen = len(messages)
+            self.log.info("Devin: %s", text)
+        self.position = snapshot.position
 
-    def _remember(self, event_id: str) -> None:
-        self._seen_events[event_id] = None
-        if len(self._seen_events) > self._MAX_SEEN_EVENTS:
-            del self._seen_events[next(iter(self._seen_events))]
+
+def _parse_class(value: StatusClass | str | None) -> StatusClass | None:
+    if value is None or isinstance(value, StatusClass):
+        return value
+    try:
+        return StatusClass(value)
+    except ValueError:
+        return None
 
 
 def make_event(
-    status: WaitOutcome | str, session_id: str, message: str, summary: Mapping[str, Any] | None = None
+    status: WaitOutcome | str,
+    session_id: str,
+    message: str,
+    summary: Mapping[str, Any] | None = None,
+    *,
+    retryable: bool = True,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Build the payload of a wait's single event (the trigger yields it; the sync path reuses it).
 
-    Schema: ``{"status": one of EVENT_STATUSES, "session_id": str, "message": str,
-    "summary": session_summary(...) or {"session_id", "status_enum"}}``.
+    Schema: ``{"status": one of EVENT_STATUSES, "session_id": str, "message": str, "summary":
+    session_summary(...) or {"session_id", "status_enum"}, "retryable": bool, "reason": str | None}``.
 
     :param status: a terminal :class:`WaitOutcome`.
     :param session_id: the session waited on.
     :param message: a sentence for the log / task failure.
     :param summary: the last session summary, if one was fetched.
+    :param retryable: ``False`` when an Airflow retry cannot help.
+    :param reason: a machine-readable cause the operator acts on (``"acu_budget"``).
     """
     value = WaitOutcome(status).value
     if value not in EVENT_STATUSES:
@@ -421,6 +432,8 @@ def make_event(
         "session_id": session_id,
         "message": message,
         "summary": dict(summary) if summary is not None else {"session_id": session_id, "status_enum": None},
+        "retryable": bool(retryable),
+        "reason": reason,
     }
 
 
@@ -448,7 +461,10 @@ def validate_event(event: object, expected_session_id: str) -> dict[str, Any]:
     summary = event.get("summary")
     if not isinstance(summary, Mapping):
         raise ValueError(f"Devin session event for {expected_session_id} has no summary: {dict(event)!r:.300}")
-    return dict(event)
+    checked = dict(event)
+    checked.setdefault("retryable", True)
+    checked.setdefault("reason", None)
+    return checked
 
 
 def is_transient_poll_error(error: BaseException) -> bool:
@@ -459,17 +475,6 @@ def is_transient_poll_error(error: BaseException) -> bool:
 
     :param error: the exception raised by the hook.
     """
-    from airflow_provider_devin.exceptions import DevinAPIError, DevinResponseError
+    from airflow_provider_devin.exceptions import DevinAPIError
 
-    if not isinstance(error, DevinAPIError):
-        return False
-    code = error.status_code
-    return code is None or code == 429 or code >= 500 or isinstance(error, DevinResponseError)
-
-
-class _NotSeen:
-    def __repr__(self) -> str:
-        return "<not seen>"
-
-
-_NOT_SEEN: Any = _NotSeen()
+    return isinstance(error, DevinAPIError) and error.is_transient

@@ -9,21 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_devin._compat import (
     AirflowException,
-    AirflowFailException,
     AirflowSensorTimeout,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
+from airflow_provider_devin.operators._waiting import acu_budget_value, raise_for_event, seconds
 from airflow_provider_devin.status import (
     DEFAULT_SUSPEND_STALL_TIMEOUT,
+    REASON_ACU_BUDGET,
     OnBlocked,
     SessionWatch,
     StatusPolicy,
     WaitOutcome,
     is_transient_poll_error,
-    session_summary,
+    make_event,
     validate_event,
 )
 
@@ -41,11 +42,14 @@ _SUSPENDED_SINCE_KEY = "devin_suspended_since"
 class DevinSessionSensor(BaseSensorOperator):
     """Wait until a Devin session ends per the status policy, and return its summary.
 
-    ``finished`` succeeds; ``expired`` fails; ``blocked`` follows ``on_blocked``; a session suspended
-    longer than ``suspend_stall_timeout`` fails; everything else (including unknown values) keeps
-    waiting. The sensor only reads: it never terminates the session. The return value (XCom
-    ``return_value``) is the session summary: ``session_id``, ``url``, ``status_enum``, ``title``,
-    ``structured_output``, ``pull_request_url``, ``last_devin_message``.
+    A finished turn succeeds; a session that cannot continue fails; a session waiting for a person
+    follows ``on_blocked``; a session suspended longer than ``suspend_stall_timeout`` fails;
+    out-of-budget and cancelled sessions fail without retries; everything else (including unknown
+    values) keeps waiting. The sensor only reads, except that past ``acu_budget`` it terminates the
+    session it watches (the budget exists to stop the spend). The return value (XCom
+    ``return_value``) is the session summary: ``session_id``, ``url``, ``status_enum``, ``status``,
+    ``status_detail``, ``title``, ``structured_output``, ``pull_request_url``, ``pull_request_urls``,
+    ``acus_consumed`` and ``last_devin_message``.
 
     :param session_id: The session to wait on, e.g.
         ``"{{ ti.xcom_pull(task_ids='create', key='session_id') }}"`` (templated).
@@ -53,6 +57,8 @@ class DevinSessionSensor(BaseSensorOperator):
     :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"``.
     :param suspend_stall_timeout: Seconds (or timedelta) a session may stay suspended before the
         sensor fails; default 30 minutes.
+    :param acu_budget: Client-side ACU budget (v3 reports ``acus_consumed``): past it the session is
+        terminated and the sensor fails without retries.
     :param deferrable: Wait on the triggerer (default: ``[operators] default_deferrable``); the
         sensor's ``timeout`` is passed to ``defer`` and ``poke_interval`` is the poll interval.
     :param kwargs: Passed to ``BaseSensorOperator`` (``poke_interval``, ``timeout``, ``mode``,
@@ -70,6 +76,7 @@ class DevinSessionSensor(BaseSensorOperator):
         devin_conn_id: str = "devin_default",
         on_blocked: str = "succeed",
         suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
+        acu_budget: float | None = None,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
@@ -77,20 +84,21 @@ class DevinSessionSensor(BaseSensorOperator):
         self.session_id = session_id
         self.devin_conn_id = devin_conn_id
         self.on_blocked = OnBlocked.coerce(on_blocked).value
-        stall = (
-            suspend_stall_timeout.total_seconds()
-            if isinstance(suspend_stall_timeout, timedelta)
-            else suspend_stall_timeout
-        )
+        self.acu_budget = acu_budget_value(acu_budget)
         # Validates (ValueError naming the field) at DAG parse time.
-        self._policy = StatusPolicy(on_blocked=OnBlocked(self.on_blocked), suspend_stall_timeout=stall)
+        self._policy = StatusPolicy(
+            on_blocked=OnBlocked(self.on_blocked),
+            suspend_stall_timeout=seconds(suspend_stall_timeout, "suspend_stall_timeout")
+            or DEFAULT_SUSPEND_STALL_TIMEOUT,
+            acu_budget=self.acu_budget,
+        )
         self.suspend_stall_timeout = self._policy.suspend_stall_timeout
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
         self._hook: DevinHook | None = None
         self._watch: SessionWatch | None = None
-        self._pushed = False
+        self._url: str | None = None
 
     @property
     def hook(self) -> DevinHook:
@@ -120,6 +128,8 @@ class DevinSessionSensor(BaseSensorOperator):
         from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 
         session_id = self._session_id()
+        watch = self._watch
+        url = self._url or self.hook.session_url(session_id)
         self.defer(
             trigger=DevinSessionTrigger(
                 devin_conn_id=self.devin_conn_id,
@@ -128,10 +138,14 @@ class DevinSessionSensor(BaseSensorOperator):
                 deadline=time.time() + self.timeout,
                 on_blocked=self.on_blocked,
                 suspend_stall_timeout=self.suspend_stall_timeout,
+                acu_budget=self.acu_budget,
                 terminate_on_kill=False,
+                position=watch.position.encode() if watch is not None else None,
+                previous_class=watch.previous_class.value if watch and watch.previous_class else None,
+                url=url,
             ),
             method_name="execute_complete",
-            kwargs={"session_id": session_id, "url": self.hook.session_url(session_id)},
+            kwargs={"session_id": session_id, "url": url},
             timeout=timedelta(seconds=self.timeout),
         )
 
@@ -142,22 +156,21 @@ class DevinSessionSensor(BaseSensorOperator):
         """
         session_id = self._session_id()
         hook = self.hook
+        watch = self._watch
         try:
-            details = hook.get_session(session_id)
+            snapshot = hook.read_session(session_id, watch.position if watch is not None else None)
         except Exception as err:
             if not is_transient_poll_error(err):
                 raise
             # The hook already retried; the sensor's own timeout bounds a longer outage.
             self.log.warning("Polling Devin session %s failed, will poke again: %s", session_id, err)
             return False
-        url = hook.session_url(session_id)
-        if not self._pushed:
+        if self._url is None:
+            self._url = snapshot.view.url or hook.session_url(session_id)
             ti = context["ti"]
             ti.xcom_push(key=SESSION_ID_XCOM_KEY, value=session_id)
-            ti.xcom_push(key=SESSION_URL_XCOM_KEY, value=url)
-            self._pushed = True
+            ti.xcom_push(key=SESSION_URL_XCOM_KEY, value=self._url)
         store = context.get("task_state_store") if self.reschedule else None
-        watch = self._watch
         if watch is None or watch.session_id != session_id:
             since = store.get(_SUSPENDED_SINCE_KEY) if store is not None else None
             watch = self._watch = SessionWatch(
@@ -167,7 +180,7 @@ class DevinSessionSensor(BaseSensorOperator):
                 suspended_since=float(since) if isinstance(since, (int, float)) else None,
             )
         before = watch.suspended_since
-        verdict = watch.observe(details)
+        verdict = watch.observe(snapshot)
         if store is not None and watch.suspended_since != before:
             if watch.suspended_since is None:
                 store.delete(_SUSPENDED_SINCE_KEY)
@@ -175,11 +188,15 @@ class DevinSessionSensor(BaseSensorOperator):
                 store.set(_SUSPENDED_SINCE_KEY, watch.suspended_since)
         if verdict.outcome is WaitOutcome.RUNNING:
             return False
-        if verdict.outcome is WaitOutcome.BLOCKED and not self._policy.blocked_is_success():
-            raise AirflowFailException(f"{verdict.message} Answer it in the Devin UI: {url}")
-        if verdict.outcome is WaitOutcome.FAILED:
-            raise AirflowFailException(verdict.message)
-        return PokeReturnValue(is_done=True, xcom_value=session_summary(details, url=url))
+        event = make_event(
+            verdict.outcome,
+            session_id,
+            verdict.message,
+            watch.summary(snapshot.view, self._url),
+            retryable=verdict.retryable,
+            reason=verdict.reason,
+        )
+        return PokeReturnValue(is_done=True, xcom_value=self._conclude(event, self._url))
 
     def execute_complete(
         self,
@@ -203,13 +220,25 @@ class DevinSessionSensor(BaseSensorOperator):
             checked = validate_event(event, session_id)
         except ValueError as err:
             raise AirflowException(str(err)) from err
-        status = checked["status"]
-        if status == WaitOutcome.TIMEOUT.value:
+        if checked["status"] == WaitOutcome.TIMEOUT.value:
             raise AirflowSensorTimeout(checked["message"])
-        if status in (WaitOutcome.FAILED.value, WaitOutcome.ERROR.value):
-            raise AirflowException(checked["message"])
-        if status == WaitOutcome.BLOCKED.value and not self._policy.blocked_is_success():
-            raise AirflowException(f"{checked['message']} Answer it in the Devin UI: {url}")
-        summary = dict(checked["summary"])
-        summary["url"] = url
+        return self._conclude(checked, url)
+
+    def _conclude(self, event: dict[str, Any], url: str | None) -> dict[str, Any]:
+        if event.get("reason") == REASON_ACU_BUDGET:
+            event = {**event, "message": f"{event['message']} {self._terminate(event['session_id'])}"}
+        raise_for_event(event, self._policy, url)
+        summary = dict(event["summary"])
+        summary["url"] = url or summary.get("url")
         return summary
+
+    def _terminate(self, session_id: str) -> str:
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        try:
+            self.hook.terminate_session(session_id)
+        except DevinAPIError as err:
+            self.log.warning("Could not terminate Devin session %s (ACU budget exceeded): %s", session_id, err)
+            return f"Terminating it failed: {err}"
+        self.log.info("Terminated Devin session %s (ACU budget exceeded).", session_id)
+        return "It was terminated."

@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_devin.session import MessagePosition
 from airflow_provider_devin.status import (
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     OnBlocked,
@@ -23,7 +24,6 @@ from airflow_provider_devin.status import (
     WaitOutcome,
     is_transient_poll_error,
     make_event,
-    session_summary,
 )
 
 __all__ = ["DevinSessionTrigger"]
@@ -38,9 +38,9 @@ _ON_KILL_TIMEOUT = 20.0
 class DevinSessionTrigger(BaseTrigger):
     """Poll a Devin session until the status policy says the wait is over, then fire one event.
 
-    The event payload is ``{"status", "session_id", "message", "summary"}`` where ``status`` is one of
-    ``success``, ``blocked``, ``failed``, ``timeout`` or ``error`` and ``summary`` is the last session
-    summary (see :func:`airflow_provider_devin.status.session_summary`).
+    The event payload is ``{"status", "session_id", "message", "summary", "retryable", "reason"}``
+    where ``status`` is one of ``success``, ``blocked``, ``failed``, ``timeout`` or ``error`` and
+    ``summary`` is the last session summary (see :func:`airflow_provider_devin.status.session_summary`).
 
     :param devin_conn_id: The Airflow connection to Devin.
     :param session_id: The session to wait on.
@@ -49,12 +49,20 @@ class DevinSessionTrigger(BaseTrigger):
         ``timeout`` event (the operator then cleans up). ``None`` waits without limit.
     :param on_blocked: ``"succeed"``, ``"fail"`` or ``"wait"`` (see the status policy).
     :param suspend_stall_timeout: Seconds a session may stay suspended before the wait fails.
-    :param max_acu_limit: The session's ACU cap, used to word a stall message.
+    :param max_acu_limit: The session's ACU cap, used to word messages.
+    :param acu_budget: Client-side ACU budget; past it the trigger fires a non-retryable ``failed``
+        event with reason ``acu_budget`` (the operator terminates the session: the trigger only reads).
     :param terminate_on_kill: Terminate the session when a user kills the deferred task
         (Airflow 3.3+ calls :meth:`on_kill`).
     :param max_poll_errors: Consecutive transient poll failures tolerated before an ``error`` event.
-    :param reply_after_index: Only accept ``finished``/``blocked`` once Devin wrote after this
-        position of the conversation (used after sending a message).
+    :param reply_pending: A message was just sent: an end state only counts once Devin wrote
+        something new or was seen working.
+    :param position: Where the worker stopped reading the conversation (an encoded
+        :class:`~airflow_provider_devin.session.MessagePosition`), so only newer messages are logged.
+    :param previous_class: The last status class the worker saw (decides v3 ``inactivity``/``exit``).
+    :param url: The session's web page, carried into the event summary.
+    :param reply_after_index: Accepted from triggers serialized by provider 0.1 (still in the
+        metadata DB after an upgrade); any value means ``reply_pending=True``.
     """
 
     def __init__(
@@ -67,8 +75,13 @@ class DevinSessionTrigger(BaseTrigger):
         on_blocked: str = OnBlocked.SUCCEED.value,
         suspend_stall_timeout: float = DEFAULT_SUSPEND_STALL_TIMEOUT,
         max_acu_limit: int | None = None,
+        acu_budget: float | None = None,
         terminate_on_kill: bool = False,
         max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+        reply_pending: bool = False,
+        position: str | None = None,
+        previous_class: str | None = None,
+        url: str | None = None,
         reply_after_index: int | None = None,
     ) -> None:
         super().__init__()
@@ -81,10 +94,14 @@ class DevinSessionTrigger(BaseTrigger):
             on_blocked=OnBlocked.coerce(on_blocked),
             suspend_stall_timeout=float(suspend_stall_timeout),
             max_acu_limit=max_acu_limit,
+            acu_budget=acu_budget,
         )
         self.terminate_on_kill = bool(terminate_on_kill)
         self.max_poll_errors = int(max_poll_errors)
-        self.reply_after_index = reply_after_index
+        self.reply_pending = bool(reply_pending) or reply_after_index is not None
+        self.position = position if isinstance(position, str) else None
+        self.previous_class = previous_class
+        self.url = url
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and kwargs (plain JSON values only) to rebuild this trigger."""
@@ -98,9 +115,13 @@ class DevinSessionTrigger(BaseTrigger):
                 "on_blocked": self.policy.on_blocked.value,
                 "suspend_stall_timeout": self.policy.suspend_stall_timeout,
                 "max_acu_limit": self.policy.max_acu_limit,
+                "acu_budget": self.policy.acu_budget,
                 "terminate_on_kill": self.terminate_on_kill,
                 "max_poll_errors": self.max_poll_errors,
-                "reply_after_index": self.reply_after_index,
+                "reply_pending": self.reply_pending,
+                "position": self.position,
+                "previous_class": self.previous_class,
+                "url": self.url,
             },
         )
 
@@ -116,10 +137,18 @@ class DevinSessionTrigger(BaseTrigger):
 
     async def _wait(self) -> dict[str, Any]:
         sid = self.session_id
-        watch = SessionWatch(self.policy, sid, self.log, reply_after_index=self.reply_after_index)
+        watch = SessionWatch(
+            self.policy,
+            sid,
+            self.log,
+            position=MessagePosition.decode(self.position),
+            previous_class=self.previous_class,
+            reply_pending=self.reply_pending,
+        )
+        self.log.info("Waiting on Devin session %s: %s", sid, self.url or "")
         failures = 0
         try:
-            # One lease of the hook's shared httpx client for the whole wait, released on every exit
+            # One lease of the hook's shared async client for the whole wait, released on every exit
             # (event, cancellation at triggerer shutdown, error).
             async with self._hook().async_api() as api:
                 while True:
@@ -129,10 +158,10 @@ class DevinSessionTrigger(BaseTrigger):
                             sid,
                             f"Devin session {sid} did not finish before the task's deadline; "
                             f"last status: {watch.last_status}.",
-                            {"session_id": sid, "status_enum": _last(watch)},
+                            {"session_id": sid, "status_enum": None},
                         )
                     try:
-                        details = await api.get_session(sid)
+                        snapshot = await api.read_session(sid, watch.position)
                     except Exception as err:
                         if not is_transient_poll_error(err):
                             return self._error_event(watch, f"Polling Devin session {sid} failed: {err}")
@@ -143,18 +172,21 @@ class DevinSessionTrigger(BaseTrigger):
                                 f"Polling Devin session {sid} failed {failures} times in a row; last error: {err}",
                             )
                         self.log.warning(
-                            "Polling Devin session %s failed (%d/%d in a row), will retry: %s",
-                            sid,
-                            failures,
-                            self.max_poll_errors,
-                            err,
+                            "Polling Devin failed (%d/%d in a row), will retry: %s", failures, self.max_poll_errors, err
                         )
                     else:
                         failures = 0
-                        verdict = watch.observe(details)
+                        verdict = watch.observe(snapshot)
                         if verdict.outcome.is_terminal:
-                            return make_event(verdict.outcome, sid, verdict.message, session_summary(details))
-                        del details  # keep per-trigger memory small while sleeping
+                            return make_event(
+                                verdict.outcome,
+                                sid,
+                                verdict.message,
+                                watch.summary(snapshot.view, self.url),
+                                retryable=verdict.retryable,
+                                reason=verdict.reason,
+                            )
+                        del snapshot  # keep per-trigger memory small while sleeping
                     await asyncio.sleep(self._sleep_for())
         except Exception as err:  # the connection lookup, or a bug: report it rather than hang
             return self._error_event(watch, f"Waiting on Devin session {sid} failed: {err!r}")
@@ -170,7 +202,7 @@ class DevinSessionTrigger(BaseTrigger):
             self.session_id,
             f"{message} (last status: {watch.last_status}). The session itself was left alone; "
             "a retry of the task reattaches to it.",
-            {"session_id": self.session_id, "status_enum": _last(watch)},
+            {"session_id": self.session_id, "status_enum": None},
         )
 
     async def on_kill(self) -> None:
@@ -186,16 +218,11 @@ class DevinSessionTrigger(BaseTrigger):
 
         try:
             async with self._hook().async_api() as api:
-                detail = await asyncio.wait_for(api.terminate_session(self.session_id), _ON_KILL_TIMEOUT)
+                await asyncio.wait_for(api.terminate_session(self.session_id), _ON_KILL_TIMEOUT)
         except DevinAPIError as err:
             # Most often the session had already ended; termination is best effort.
             self.log.warning("Could not terminate Devin session %s on kill: %s", self.session_id, err)
         except asyncio.TimeoutError:
             self.log.warning("Terminating Devin session %s on kill timed out.", self.session_id)
         else:
-            self.log.info("Terminated Devin session %s because the task was killed: %s", self.session_id, detail)
-
-
-def _last(watch: SessionWatch) -> Any:
-    raw = watch.last_raw_status
-    return raw if raw is None or isinstance(raw, str) else None
+            self.log.info("Terminated Devin session %s because the task was killed.", self.session_id)

@@ -1,0 +1,382 @@
+"""What each Devin API version must provide: request builders and response readers.
+
+``hooks/_v1.py`` (legacy, ``apk_`` keys) and ``hooks/_v3.py`` (org-scoped, ``cog_`` keys) each
+implement :class:`ApiDialect`. A builder validates its input and returns an
+:class:`~airflow_provider_devin.hooks._http.ApiRequest` (no I/O); a reader turns a decoded body
+into the provider's shapes. The sync hook and the async client send what a dialect builds, under
+the one retry policy and the one error mapping, so a request is built in exactly one place for
+both transports. :class:`SnapshotReader` is the one (pure) place a session snapshot with its new
+messages is assembled, driven by either transport.
+
+An operation or argument that exists in only one version fails before any request with an
+:class:`UnsupportedInVersion` (a ``ValueError``) naming the version (:func:`only_in`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint.
+
+    :param items: the page's items (plain dicts, as Devin sent them).
+    :param next_cursor: what to pass as ``cursor`` for the next page; ``None`` on the last page.
+    """
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+class UnsupportedInVersion(ValueError):
+    """An operation or argument the connection's API version does not have (raised before any request)."""
+
+
+def only_in(version: str, what: str, connection_version: str, hint: str = "") -> UnsupportedInVersion:
+    """The error for ``what`` (an operation or argument) that exists only in ``version``."""
+    extra = f" {hint}" if hint else ""
+    return UnsupportedInVersion(
+        f"{what} exists only in Devin's {version} API, but this connection uses {connection_version}.{extra}"
+    )
+
+
+class ApiDialect(ABC):
+    """One API version's paths, parameters, body fields and response shapes."""
+
+    #: ``"v1"`` or ``"v3"``.
+    version: str
+    #: Whether a create can be made idempotent server-side (v1 ``idempotent: true``); v3 has none.
+    idempotent_create: bool
+    #: The largest page a list accepts (``None``: no documented cap).
+    max_page_size: int | None = None
+
+    def reject(self, version: str, what: str, hint: str = "") -> UnsupportedInVersion:
+        """Shorthand for :func:`only_in` with this dialect's version."""
+        return only_in(version, what, self.version, hint)
+
+    def reject_given(self, version: str, hint: str = "", **arguments: Any) -> None:
+        """Raise :meth:`reject` for the first of ``arguments`` that is not ``None``."""
+        for name, value in arguments.items():
+            if value is not None:
+                raise self.reject(version, f"The argument {name!r}", hint)
+
+    @staticmethod
+    def read_detail(body: Any, key: str = "detail") -> str | None:
+        """A ``{"detail"|"message"|"status": "..."}`` success body (or a bare string) as text."""
+        if isinstance(body, dict):
+            value = body.get(key)
+            return None if value is None else str(value)
+        if isinstance(body, str):
+            return body
+        return None
+
+    # --- health / identity ------------------------------------------------------------------
+
+    @abstractmethod
+    def probe(self) -> ApiRequest:
+        """The cheapest authenticated GET, for ``test_connection``."""
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_sessions(
+        self,
+        *,
+        tags: Iterable[str] | None = None,
+        user_email: str | None = None,
+        session_ids: Iterable[str] | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        is_archived: bool | None = None,
+        page_size: int = 100,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> ApiRequest:
+        """One page of sessions; ``cursor`` is a previous page's ``next_cursor`` (v1: an offset)."""
+
+    @abstractmethod
+    def read_session_page(self, body: Any, *, page_size: int, cursor: str | None) -> Page:
+        """The page's raw session dicts and the cursor of the next one (``page_size``/``cursor``: the request's)."""
+
+    @abstractmethod
+    def create_session(self, prompt: str, **fields: Any) -> ApiRequest:
+        """``POST`` a new session; ``fields`` are the keyword arguments of ``DevinHook.create_session``."""
+
+    @abstractmethod
+    def get_session(self, session_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        attachment_urls: Iterable[str] | None = None,
+        message_as_user_id: str | None = None,
+    ) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_message_sent(self, body: Any) -> str | None:
+        """``None`` when delivered; Devin's explanation when it answered "not delivered normally"."""
+
+    @abstractmethod
+    def update_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        """Replace every tag."""
+
+    @abstractmethod
+    def terminate_session(self, session_id: str, *, archive: bool | None = None) -> ApiRequest: ...
+
+    # v3-only session operations: the v1 dialect raises ``reject("v3", ...)``.
+
+    @abstractmethod
+    def get_session_tags(self, session_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def append_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest: ...
+
+    @abstractmethod
+    def archive_session(self, session_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def unarchive_session(self, session_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def list_messages(self, session_id: str, *, page_size: int = 100, cursor: str | None = None) -> ApiRequest:
+        """One page of a session's messages (v3 ``GET .../messages``)."""
+
+    @abstractmethod
+    def read_message_page(self, body: Any) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """``(raw items, end_cursor, has_next_page)`` of a messages page; a next page without a cursor
+        raises :class:`~airflow_provider_devin.exceptions.DevinResponseError`."""
+
+    # --- the normalised view ----------------------------------------------------------------
+
+    @abstractmethod
+    def read_session(self, body: Any) -> SessionView:
+        """A session body (get, list item, create/message/terminate response) as a :class:`SessionView`."""
+
+    @abstractmethod
+    def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
+        """One raw message as a :class:`SessionMessage` (``None`` for an unreadable item)."""
+
+    @property
+    @abstractmethod
+    def messages_in_session(self) -> bool:
+        """True when ``get_session`` carries the whole conversation (v1); False when messages have
+        their own endpoint (v3)."""
+
+    # --- attachments ------------------------------------------------------------------------
+
+    @abstractmethod
+    def upload_attachment(self, filename: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_attachment_url(self, body: Any, raw: bytes) -> str: ...
+
+    @abstractmethod
+    def download_attachment(self, url_or_path: str) -> ApiRequest: ...
+
+    # --- secrets ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_secrets(self, *, cursor: str | None = None) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_secret_page(self, body: Any) -> Page:
+        """Items normalised to ``SecretMetadata`` (``id``, ``type``, ``key``, ``created_at``)."""
+
+    @abstractmethod
+    def create_secret(
+        self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None
+    ) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_created_secret_id(self, body: Any) -> str: ...
+
+    @abstractmethod
+    def delete_secret(self, secret_id: str) -> ApiRequest: ...
+
+    # --- knowledge --------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_knowledge(self, *, cursor: str | None = None) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_knowledge_page(self, body: Any) -> tuple[Page, list[dict[str, Any]]]:
+        """``(notes page, folders)``; v3 lists no folders here (empty list)."""
+
+    @abstractmethod
+    def create_knowledge(self, name: str, body: str, trigger_description: str, **fields: Any) -> ApiRequest: ...
+
+    @abstractmethod
+    def update_knowledge(
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Any
+    ) -> ApiRequest: ...
+
+    @abstractmethod
+    def delete_knowledge(self, note_id: str) -> ApiRequest: ...
+
+    # --- playbooks --------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_playbooks(self, *, cursor: str | None = None) -> ApiRequest: ...
+
+    @abstractmethod
+    def read_playbook_page(self, body: Any) -> Page: ...
+
+    @abstractmethod
+    def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> ApiRequest: ...
+
+    @abstractmethod
+    def get_playbook(self, playbook_id: str) -> ApiRequest: ...
+
+    @abstractmethod
+    def update_playbook(self, playbook_id: str, title: str, body: str, *, macro: str | None = None) -> ApiRequest: ...
+
+    @abstractmethod
+    def delete_playbook(self, playbook_id: str) -> ApiRequest: ...
+
+
+#: Most message pages one read follows (200 per page: 20,000 messages) before calling it a loop.
+MAX_MESSAGE_PAGES = 100
+
+
+class SnapshotReader:
+    """Assemble a :class:`SessionSnapshot` (the session plus the messages new since a position).
+
+    Pure: the caller (sync hook or async client) sends each request and feeds the body back::
+
+        reader = SnapshotReader(dialect, session_id, position)
+        reader.feed_session(send(reader.session_request()))
+        while (request := reader.next_message_request()) is not None:
+            reader.feed_messages(send(request))
+        snapshot = reader.snapshot()
+
+    v1 (messages inside the session): ``position.cursor`` is the number of messages already read;
+    the new ones are those after it, or, when ``last_event_id`` is seen in the conversation, those
+    after that event (guards against a conversation that shrank or was reordered).
+
+    v3 (messages endpoint, cursor-paged): messages are read from ``position.cursor`` forward. v3
+    sends ``end_cursor: null`` on the last page (the reading the emulator implements), so the next
+    position is the cursor that *fetched* the last page plus the last ``event_id`` seen, and the
+    next read skips that page's items up to and including that event. When the last page did carry
+    an ``end_cursor``, it becomes the position (its items are all new next time; the event guard is
+    kept and only skips when the event shows up again). The session is read *before* its
+    messages, so the messages are at least as new as the status.
+
+    :param dialect: the connection's dialect.
+    :param session_id: the session.
+    :param position: where the previous read stopped (``None``: from the start).
+    :param page_size: messages per page (v3).
+    """
+
+    def __init__(
+        self,
+        dialect: ApiDialect,
+        session_id: str,
+        position: MessagePosition | None = None,
+        *,
+        page_size: int = 200,
+    ) -> None:
+        self._dialect = dialect
+        self._session_id = session_id
+        self._start = position or MessagePosition()
+        self._page_size = min(page_size, dialect.max_page_size or page_size)
+        self._view: SessionView | None = None
+        self._messages: list[SessionMessage] = []
+        self._seen_ids: set[str] = set()
+        self._position = self._start
+        self._next_cursor: str | None = self._start.cursor
+        self._pages = 0
+        self._done = dialect.messages_in_session
+        self._cursors_used: set[str | None] = set()
+
+    def session_request(self) -> ApiRequest:
+        """The ``GET`` of the session."""
+        return self._dialect.get_session(self._session_id)
+
+    def feed_session(self, body: Any) -> None:
+        """Take the session body (on v1 it also holds the conversation)."""
+        self._view = self._dialect.read_session(body)
+        if self._dialect.messages_in_session:
+            self._read_embedded(self._view.messages)
+
+    def next_message_request(self) -> ApiRequest | None:
+        """The next messages page to fetch, or ``None`` when the read is complete."""
+        if self._done:
+            return None
+        if self._pages >= MAX_MESSAGE_PAGES or self._next_cursor in self._cursors_used:
+            from airflow_provider_devin.exceptions import DevinResponseError
+
+            request = self._dialect.list_messages(self._session_id, page_size=self._page_size)
+            raise DevinResponseError(
+                f"Devin API: reading the messages of session {self._session_id} did not end after "
+                f"{self._pages} pages (a cursor came back twice); refusing to loop.",
+                operation=request.operation,
+                method=request.method,
+                path=request.path,
+            )
+        return self._dialect.list_messages(self._session_id, page_size=self._page_size, cursor=self._next_cursor)
+
+    def feed_messages(self, body: Any) -> None:
+        """Take one messages page (the answer to :meth:`next_message_request`)."""
+        fetched_with = self._next_cursor
+        self._cursors_used.add(fetched_with)
+        items, end_cursor, has_next = self._dialect.read_message_page(body)
+        messages = [m for m in (self._dialect.read_message(item) for item in items) if m is not None]
+        if self._pages == 0 and self._start.last_event_id is not None:
+            ids = [m.event_id for m in messages]
+            if self._start.last_event_id in ids:
+                messages = messages[ids.index(self._start.last_event_id) + 1 :]
+        self._pages += 1
+        self._take(messages)
+        last_id = self._messages[-1].event_id if self._messages else self._start.last_event_id
+        if has_next:
+            self._next_cursor = end_cursor  # non-null: the dialect raised otherwise
+            self._position = MessagePosition(end_cursor, last_id)
+            return
+        self._done = True
+        if end_cursor is not None:
+            self._position = MessagePosition(end_cursor, last_id)
+        elif messages or self._pages > 1 or fetched_with != self._start.cursor:
+            self._position = MessagePosition(fetched_with, last_id)
+        # else: nothing new on the page we resumed from; the start position still holds.
+
+    def snapshot(self) -> SessionSnapshot:
+        """The result, once :meth:`next_message_request` returned ``None``."""
+        if self._view is None:
+            raise RuntimeError("feed_session() was not called")
+        return SessionSnapshot(self._view, tuple(self._messages), self._position)
+
+    def _read_embedded(self, conversation: tuple[SessionMessage, ...]) -> None:
+        start = self._start
+        try:
+            already = max(0, int(start.cursor)) if start.cursor is not None else 0
+        except ValueError:
+            already = 0
+        ids = [m.event_id for m in conversation]
+        if start.last_event_id is not None and start.last_event_id in ids:
+            new = list(conversation[ids.index(start.last_event_id) + 1 :])
+        else:
+            new = list(conversation[already:])
+        self._take(new)
+        last_id = conversation[-1].event_id if conversation else start.last_event_id
+        self._position = MessagePosition(str(len(conversation)), last_id)
+        self._done = True
+
+    def _take(self, messages: Iterable[SessionMessage]) -> None:
+        for message in messages:
+            if message.event_id is not None:
+                if message.event_id in self._seen_ids:
+                    continue
+                self._seen_ids.add(message.event_id)
+            self._messages.append(message)

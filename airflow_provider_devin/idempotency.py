@@ -1,0 +1,386 @@
+"""One Devin session per task instance: the task-instance key, its tags, and find-or-create.
+
+Each task instance (dag_id, task_id, run_id, map_index; **not** the try number) gets an
+idempotency key, overridable with the operators' templated ``idempotency_key``. It is hashed into
+a short tag::
+
+    airflow-ti:<first 16 hex digits of sha256(key)>
+
+Before creating, :class:`SessionFinder` looks for the task instance's session - first in the task
+state store (Airflow 3.3+), then in Devin by that tag - and reattaches to a live one. A dead one
+(failed, cancelled, out of budget, exited) is replaced by a session that also carries
+``airflow-ti-generation:<n>`` (n = 2, 3, ...). Sessions also carry ``airflow:<dag_id>.<task_id>``
+so on-call can find them in Devin's UI.
+
+Creating differs by what the API offers (the hook says which, the finder never asks for a version):
+
+* **Server-side idempotency** (v1 ``idempotent: true``): the hook may repeat the create after an
+  ambiguous failure, and Devin answers with the session the first attempt made.
+* **None** (v3): the create POST is sent once. After an ambiguous failure (timeout, dropped
+  connection, 5xx, a lost or broken response) the session may exist anyway, so the finder never
+  re-POSTs blindly: it searches by tag a few times (a new session may take a moment to be listed)
+  and adopts what it finds. Only when the bounded search finds nothing does it create again, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_devin._compat import AirflowFailException
+from airflow_provider_devin.session import SessionSnapshot, StatusClass
+
+if TYPE_CHECKING:
+    from airflow_provider_devin._compat import Context
+    from airflow_provider_devin.hooks.devin import DevinHook
+    from airflow_provider_devin.session import SessionView
+
+__all__ = [
+    "GENERATION_TAG_PREFIX",
+    "PROVIDER_TAG_COUNT",
+    "READABLE_TAG_PREFIX",
+    "TAG_PREFIX",
+    "TASK_STATE_KEY",
+    "Attached",
+    "SessionFinder",
+    "idempotency_tag",
+    "message_trailer",
+    "readable_tag",
+    "task_instance_key",
+]
+
+#: Key under which the create operator records its session in the task state store (Airflow 3.3+).
+TASK_STATE_KEY = "devin_session"
+
+#: Prefix of the tag (and message trailer) that ties a session or message to a task instance.
+TAG_PREFIX = "airflow-ti:"
+
+#: Tag added to a session that replaces dead ones of the same task instance.
+GENERATION_TAG_PREFIX = "airflow-ti-generation:"
+
+#: Prefix of the human-readable tag naming the DAG and task.
+READABLE_TAG_PREFIX = "airflow:"
+
+#: How many tags the provider may add to a session (task instance, readable name, generation).
+PROVIDER_TAG_COUNT = 3
+
+#: Sessions in these classes are never reattached to: a new session replaces them.
+DEAD_CLASSES = frozenset({StatusClass.FAILED, StatusClass.CANCELLED, StatusClass.OUT_OF_BUDGET, StatusClass.EXITED})
+
+#: Pauses (seconds) between the tag searches that follow an ambiguous create failure (~15 s in all).
+AMBIGUOUS_CREATE_SEARCH_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+_READABLE_MAX = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]+")
+
+
+def task_instance_key(context: Context) -> str:
+    """The default idempotency key of the running task instance: ``dag_id/task_id/run_id/map_index``.
+
+    The try number is deliberately absent: every try of a task instance shares one key, which is
+    what makes a retry find the session an earlier try created.
+
+    :param context: the task's Airflow context.
+    """
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{-1 if map_index is None else map_index}"
+
+
+def idempotency_tag(key: str) -> str:
+    """The session tag for an idempotency key: ``airflow-ti:`` + the first 16 hex digits of its sha256.
+
+    :param key: the idempotency key.
+    """
+    return TAG_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def message_trailer(key: str) -> str:
+    """The last line ``DevinSendMessageOperator`` adds to a message: ``[airflow-ti:<hash>]``.
+
+    :param key: the idempotency key.
+    """
+    return f"[{idempotency_tag(key)}]"
+
+
+def readable_tag(context: Context) -> str:
+    """``airflow:<dag_id>.<task_id>`` (unsafe characters replaced, at most 120 characters).
+
+    :param context: the task's Airflow context.
+    """
+    ti = context["ti"]
+    name = _UNSAFE.sub("_", f"{ti.dag_id}.{ti.task_id}")
+    return (READABLE_TAG_PREFIX + name)[:_READABLE_MAX]
+
+
+@dataclass(frozen=True)
+class Attached:
+    """The session a task instance works with, and how it was found.
+
+    :param snapshot: the session as read when it was found or created (messages from the start).
+    :param url: its web page.
+    :param is_new_session: whether this task instance created it (``False`` when it reattached).
+    :param how: a few words for the log (``"created"``, ``"reattached (tag)"``, ...).
+    """
+
+    snapshot: SessionSnapshot
+    url: str | None
+    is_new_session: bool
+    how: str
+
+    @property
+    def session_id(self) -> str:
+        """The session id."""
+        return self.snapshot.view.session_id
+
+
+class SessionFinder:
+    """Find this task instance's live session, or create it exactly once.
+
+    :param hook: the Devin hook.
+    :param log: the task's logger.
+    :param tag: the task instance's ``airflow-ti:`` tag.
+    :param store: the task state store (Airflow 3.3+), or ``None``.
+    :param record: called with ``(session_id, url, is_new_session)`` the moment a session is known,
+        before anything else can fail (the operator pushes XCom there).
+    :param sleep: the pause function (tests pass a fast one).
+    """
+
+    def __init__(
+        self,
+        hook: DevinHook,
+        log: Any,
+        *,
+        tag: str,
+        store: Any = None,
+        record: Callable[[str, str | None, bool], None] | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.hook = hook
+        self.log = log
+        self.tag = tag
+        self.store = store
+        self._record_cb = record
+        self._sleep = sleep
+        self.replaced: list[str] = []
+
+    # --- finding ------------------------------------------------------------------------------
+
+    def find(self) -> Attached | None:
+        """This task instance's live session, or ``None`` (dead ones are noted in :attr:`replaced`)."""
+        from_store = self._from_store()
+        if from_store is not None:
+            return from_store
+        # The store cannot know a session whose create response was lost, or whose worker died
+        # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
+        for view in self.hook.find_sessions(self.tag):
+            if view.session_id in self.replaced:
+                continue
+            attached = self._attach(view.session_id, view.url, "found by its tag")
+            if attached is not None:
+                return attached
+        if self.replaced:
+            self.log.warning(
+                "Earlier session(s) of this task instance ended without finishing: %s. Creating a new session "
+                "to replace them.",
+                ", ".join(self.replaced),
+            )
+        else:
+            self.log.info("No earlier Devin session for this task instance (tag %s).", self.tag)
+        return None
+
+    def _from_store(self) -> Attached | None:
+        from airflow_provider_devin.exceptions import DevinNotFoundError
+
+        record = self.store.get(TASK_STATE_KEY) if self.store is not None else None
+        if not (isinstance(record, Mapping) and record.get("tag") == self.tag and record.get("session_id")):
+            return None
+        session_id = str(record["session_id"])
+        try:
+            return self._attach(session_id, record.get("url"), "recorded in the task state store")
+        except DevinNotFoundError:
+            self.log.warning("Session %s from the task state store no longer exists in Devin.", session_id)
+            return None
+
+    def _attach(self, session_id: str, url: str | None, where: str) -> Attached | None:
+        snapshot = self.hook.read_session(session_id)
+        view = snapshot.view
+        if view.status_class in DEAD_CLASSES:
+            self.replaced.append(session_id)
+            return None
+        url = view.url or url or self.hook.session_url(session_id)
+        self.log.info(
+            "Reattaching to Devin session %s (status %s), %s: an earlier try of this task instance created it; "
+            "not creating a new session.",
+            session_id,
+            view.status_label,
+            where,
+        )
+        self._record(session_id, url, False)
+        return Attached(snapshot, url, False, f"reattached ({where})")
+
+    # --- creating -----------------------------------------------------------------------------
+
+    def create(self, prompt: str, request: dict[str, Any]) -> Attached:
+        """Create the session (the provider's tags already in ``request["tags"]``).
+
+        :param prompt: the prompt.
+        :param request: the other ``DevinHook.create_session`` keyword arguments.
+        """
+        if self.replaced:
+            # A replacement must differ from the request that made the dead session, or v1's
+            # idempotency would hand the dead session back.
+            request = {**request, "tags": [*request["tags"], f"{GENERATION_TAG_PREFIX}{len(self.replaced) + 1}"]}
+        self.log.info("Creating a Devin session for this task instance (tag %s).", self.tag)
+        if self.hook.supports_idempotent_create:
+            return self._create_idempotent(prompt, request)
+        return self._create_once(prompt, request)
+
+    def _create_idempotent(self, prompt: str, request: dict[str, Any]) -> Attached:
+        # idempotent=True lets the hook repeat the POST after a lost response without duplicating.
+        created = self._post(prompt, {**request, "idempotent": True})
+        session_id = str(created["session_id"])
+        is_new = created.get("is_new_session") is not False
+        url = created.get("url")
+        self._record(session_id, url, is_new)
+        snapshot = self.hook.read_session(session_id)
+        view = snapshot.view
+        if not is_new and (self.tag not in view.tags or view.status_class in DEAD_CLASSES):
+            # Devin's idempotency matched some other request (same payload, other task instance) or
+            # handed back a dead session: never adopt it; create a fresh one without idempotency.
+            self.log.warning(
+                "Devin returned existing session %s (status %s) for an idempotent create, but it is not a live "
+                "session tagged %s; creating a new session instead.",
+                session_id,
+                view.status_label,
+                self.tag,
+            )
+            created = self._post(prompt, {**request, "idempotent": False})
+            return self._created(created, "created")
+        how = "created" if is_new else "returned by Devin for an identical earlier request"
+        return self._finish(snapshot, url, is_new, how)
+
+    def _create_once(self, prompt: str, request: dict[str, Any]) -> Attached:
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        try:
+            created = self._post(prompt, request)
+        except DevinAPIError as err:
+            if not _ambiguous(err):
+                raise
+            self.log.warning(
+                "Creating the Devin session failed ambiguously (%s): the session may exist anyway. Looking for "
+                "it by its tag %s instead of sending the create again.",
+                _first_line(err),
+                self.tag,
+            )
+            found = self._search_after_ambiguous_create()
+            if found is not None:
+                return found
+            self.log.warning(
+                "No session tagged %s appeared in %d searches over %.0f s: the failed create made none. Creating "
+                "it again (once).",
+                self.tag,
+                len(AMBIGUOUS_CREATE_SEARCH_DELAYS),
+                sum(AMBIGUOUS_CREATE_SEARCH_DELAYS),
+            )
+            created = self._post(prompt, request)
+        return self._created(created, "created")
+
+    def _search_after_ambiguous_create(self) -> Attached | None:
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        for delay in AMBIGUOUS_CREATE_SEARCH_DELAYS:
+            self._sleep(delay)
+            try:
+                views = self.hook.find_sessions(self.tag)
+            except DevinAPIError as err:
+                if not err.is_transient:
+                    raise
+                self.log.warning("Looking for the session by tag failed, will look again: %s", _first_line(err))
+                continue
+            for view in views:
+                if view.session_id in self.replaced or view.status_class in DEAD_CLASSES:
+                    continue
+                self.log.info(
+                    "Found session %s, made by the create whose response was lost; adopting it.", view.session_id
+                )
+                self._record(view.session_id, view.url, True)
+                return self._finish(
+                    self.hook.read_session(view.session_id), view.url, True, "adopted after an ambiguous create"
+                )
+        return None
+
+    def _post(self, prompt: str, request: dict[str, Any]) -> Mapping[str, Any]:
+        from airflow_provider_devin.exceptions import DevinValidationError
+
+        try:
+            return self.hook.create_session(prompt, **request)
+        except DevinValidationError as err:
+            rejected = _rejected_tags(err, request.get("tags") or [])
+            if rejected:
+                raise AirflowFailException(
+                    f"Devin refused the session's tags {', '.join(rejected)}: {_first_line(err)} This organisation "
+                    f"enforces an allowed-tag list. Allow the provider's tags ('{TAG_PREFIX}…' identifies the task "
+                    f"instance, '{READABLE_TAG_PREFIX}<dag>.<task>' names it, '{GENERATION_TAG_PREFIX}<n>' marks a "
+                    "replacement) in Devin's enterprise settings (session tags), then clear the task."
+                ) from err
+            raise
+
+    def _created(self, created: Mapping[str, Any], how: str) -> Attached:
+        session_id = str(created["session_id"])
+        url = created.get("url")
+        # Record the session before anything else can fail: a crash from here on is recovered from
+        # the task state store (and, should this write never happen, from the tag in Devin).
+        self._record(session_id, url, True)
+        return self._finish(self.hook.read_session(session_id), url, True, how)
+
+    def _finish(self, snapshot: SessionSnapshot, url: str | None, is_new: bool, how: str) -> Attached:
+        view = snapshot.view
+        url = url or view.url or self.hook.session_url(view.session_id)
+        self.log.info("Devin session %s %s: %s", view.session_id, how, url)
+        return Attached(snapshot, url, is_new, how)
+
+    def _record(self, session_id: str, url: str | None, is_new_session: bool) -> None:
+        if self.store is not None:  # Airflow 3.3+; survives retries, unlike XCom
+            self.store.set(
+                TASK_STATE_KEY,
+                {"session_id": session_id, "url": url, "tag": self.tag, "is_new_session": is_new_session},
+            )
+        if self._record_cb is not None:
+            self._record_cb(session_id, url, is_new_session)
+
+
+def _ambiguous(err: Exception) -> bool:
+    """Whether a failed create may still have created the session."""
+    from airflow_provider_devin.exceptions import (
+        DevinConnectionError,
+        DevinResponseError,
+        DevinServerError,
+    )
+
+    if isinstance(err, DevinConnectionError):
+        return err.request_sent
+    return isinstance(err, (DevinServerError, DevinResponseError))
+
+
+def _rejected_tags(err: Any, tags: list[str]) -> list[str]:
+    """The request's tags that a 422 names (an org's allowed-tag list refused them)."""
+    text = f"{err} {getattr(err, 'errors', '')} {getattr(err, 'detail', '')}"
+    if "tag" not in text.lower():
+        return []
+    named = [tag for tag in tags if tag in text]
+    return named or [tag for tag in tags if tag.startswith((TAG_PREFIX, READABLE_TAG_PREFIX, GENERATION_TAG_PREFIX))]
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).split("\n", 1)[0]
+
+
+def is_dead(view: SessionView) -> bool:
+    """True for a session that cannot continue (it is replaced rather than reattached to)."""
+    return view.status_class in DEAD_CLASSES

@@ -1,0 +1,359 @@
+"""The wait machinery the operators share: sync polling, deferral, and turning the one event into a result
+or an exception (:func:`raise_for_event`, also used by the sensor).
+
+A wait starts from a :class:`~airflow_provider_devin.session.SessionSnapshot` just read by the
+operator; from then on the sync loop and the trigger read the same way (``read_session`` from the
+last message position) and decide with the same :class:`~airflow_provider_devin.status.SessionWatch`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_devin._compat import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow_provider_devin.idempotency import TASK_STATE_KEY, task_instance_key
+from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
+from airflow_provider_devin.status import (
+    DEFAULT_SUSPEND_STALL_TIMEOUT,
+    REASON_ACU_BUDGET,
+    OnBlocked,
+    SessionWatch,
+    StatusPolicy,
+    WaitOutcome,
+    is_transient_poll_error,
+    make_event,
+    validate_event,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_devin._compat import Context
+    from airflow_provider_devin.hooks.devin import DevinHook
+    from airflow_provider_devin.session import SessionSnapshot
+
+#: Extra seconds ``defer(timeout=...)`` allows beyond the trigger's own deadline. It is only a
+#: backstop: the trigger's ``timeout`` event arrives first and lets the task clean up.
+DEFER_BACKSTOP = 600.0
+
+#: Polls in a row that may fail transiently (after the hook's own retries) before the wait gives up.
+DEFAULT_MAX_POLL_ERRORS = 5
+
+
+def seconds(value: timedelta | float | int | None, field: str) -> float | None:
+    """A positive number of seconds from seconds or a timedelta (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    number = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+        raise ValueError(f"{field} must be a positive number of seconds or a timedelta, got {value!r}")
+    return float(number)
+
+
+def acu_budget_value(value: object) -> float | None:
+    """Validate ``acu_budget``: a positive number of ACUs or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"acu_budget must be a positive number of ACUs, got {value!r}")
+    return float(value)
+
+
+def raise_for_event(event: Mapping[str, Any], policy: StatusPolicy, url: str | None) -> None:
+    """Raise the exception a wait's final event calls for; return when it is a success.
+
+    The one mapping from an outcome to an Airflow exception: ``failed`` / ``error`` fail the task
+    (without retries when the event says ``retryable: false``), ``blocked`` fails unless
+    ``on_blocked="succeed"``, ``timeout`` raises the (already worded) timeout failure.
+
+    :param event: a validated event.
+    :param policy: the wait's policy.
+    :param url: the session's web page, for the blocked message.
+    """
+    status = event["status"]
+    message = event.get("message") or ""
+    if status in (WaitOutcome.FAILED.value, WaitOutcome.ERROR.value, WaitOutcome.TIMEOUT.value):
+        raise (AirflowException if event.get("retryable", True) else AirflowFailException)(message)
+    if status == WaitOutcome.BLOCKED.value and not policy.blocked_is_success():
+        raise AirflowException(
+            f"{message} Answer it in the Devin UI ({url or event['session_id']}) or set on_blocked='succeed' or 'wait'."
+        )
+
+
+class DevinSessionWaitOperator(BaseOperator):
+    """Base of the Devin operators: waiting (sync or deferred), events, timeout and budget cleanup.
+
+    :param devin_conn_id: The Airflow connection to Devin.
+    :param wait_for_completion: Wait for the session to reach an end state per the status policy.
+    :param deferrable: Wait on the triggerer instead of a worker slot (default:
+        ``[operators] default_deferrable``).
+    :param poll_interval: Seconds between status polls.
+    :param timeout: How long to wait (seconds or timedelta) before giving up; ``None`` waits without
+        limit.
+    :param on_blocked: ``"succeed"``, ``"fail"`` or ``"wait"``: what a session waiting for a person means.
+    :param suspend_stall_timeout: Seconds a session may stay suspended before the wait fails.
+    :param terminate_on_timeout: Terminate the session when ``timeout`` passes.
+    :param acu_budget: Client-side ACU budget: once the session's ``acus_consumed`` passes it, the
+        session is terminated and the task fails without retries (the v3 API reports ACUs).
+    :param idempotency_key: Overrides the task instance key (templated).
+    """
+
+    operator_extra_links = (DevinSessionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        devin_conn_id: str = "devin_default",
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: timedelta | float = 30.0,
+        timeout: timedelta | float | None = timedelta(hours=24),
+        on_blocked: str = "succeed",
+        suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
+        terminate_on_timeout: bool = True,
+        acu_budget: float | None = None,
+        idempotency_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.devin_conn_id = devin_conn_id
+        self.wait_for_completion = wait_for_completion
+        if deferrable is None:
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
+        self.deferrable = deferrable
+        self.poll_interval = seconds(poll_interval, "poll_interval")
+        self.timeout = seconds(timeout, "timeout")
+        self.on_blocked = OnBlocked.coerce(on_blocked).value
+        self.suspend_stall_timeout = seconds(suspend_stall_timeout, "suspend_stall_timeout")
+        self.terminate_on_timeout = terminate_on_timeout
+        self.acu_budget = acu_budget_value(acu_budget)
+        self.idempotency_key = idempotency_key
+        self._hook: DevinHook | None = None
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @property
+    def hook(self) -> DevinHook:
+        """The :class:`~airflow_provider_devin.hooks.devin.DevinHook` for ``devin_conn_id``."""
+        if self._hook is None:
+            from airflow_provider_devin.hooks.devin import DevinHook
+
+            self._hook = DevinHook(devin_conn_id=self.devin_conn_id)
+        return self._hook
+
+    def _policy(self) -> StatusPolicy:
+        return StatusPolicy(
+            on_blocked=OnBlocked(self.on_blocked),
+            suspend_stall_timeout=self.suspend_stall_timeout or DEFAULT_SUSPEND_STALL_TIMEOUT,
+            max_acu_limit=self._max_acu_limit(),
+            acu_budget=self.acu_budget,
+        )
+
+    def _max_acu_limit(self) -> int | None:
+        return None
+
+    def _terminate_on_kill(self) -> bool:
+        return False
+
+    def _key(self, context: Context) -> str:
+        if self.idempotency_key is None:
+            return task_instance_key(context)
+        key = self.idempotency_key
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"idempotency_key must be a non-empty string, got {key!r}")
+        return key.strip()
+
+    @staticmethod
+    def _push_session(context: Context, session_id: str, url: str | None) -> None:
+        # Pushed the moment the session exists, so the "Devin Session" link works while the task
+        # is still running or deferred, and downstream tasks can find the session even if this
+        # one fails later.
+        ti = context["ti"]
+        ti.xcom_push(key=SESSION_ID_XCOM_KEY, value=session_id)
+        if url:
+            ti.xcom_push(key=SESSION_URL_XCOM_KEY, value=url)
+
+    def _terminate(self, session_id: str, why: str) -> str:
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        try:
+            self.hook.terminate_session(session_id)
+        except DevinAPIError as err:
+            # Most often: the session had already ended. Termination is best effort.
+            self.log.warning("Could not terminate Devin session %s (%s): %s", session_id, why, err)
+            return f"terminating it failed: {err}"
+        self.log.info("Terminated Devin session %s (%s).", session_id, why)
+        return "it was terminated"
+
+    # --- waiting ------------------------------------------------------------------------------
+
+    def _wait(
+        self,
+        context: Context,
+        *,
+        snapshot: SessionSnapshot,
+        url: str | None,
+        is_new_session: bool | None,
+        reply_pending: bool = False,
+    ) -> dict[str, Any]:
+        """Wait (sync or deferred) on a session just read; return the result."""
+        session_id = snapshot.view.session_id
+        deadline = time.time() + self.timeout if self.timeout is not None else None
+        watch = SessionWatch(self._policy(), session_id, self.log, reply_pending=reply_pending)
+        verdict = watch.observe(snapshot)
+        if verdict.outcome.is_terminal or not self.wait_for_completion:
+            event = make_event(
+                verdict.outcome if verdict.outcome.is_terminal else WaitOutcome.SUCCESS,
+                session_id,
+                verdict.message or "Not waiting for completion (wait_for_completion=False).",
+                watch.summary(snapshot.view, url),
+                retryable=verdict.retryable,
+                reason=verdict.reason,
+            )
+            return self._conclude(context, event, url=url, is_new_session=is_new_session)
+        if self.deferrable:
+            self._defer(watch, deadline, url, is_new_session)
+        event = self._poll_until_done(watch, deadline, url)
+        return self._conclude(context, event, url=url, is_new_session=is_new_session)
+
+    def _defer(self, watch: SessionWatch, deadline: float | None, url: str | None, is_new_session: bool | None) -> None:
+        from airflow_provider_devin.triggers.devin import DevinSessionTrigger
+
+        policy = watch.policy
+        trigger = DevinSessionTrigger(
+            devin_conn_id=self.devin_conn_id,
+            session_id=watch.session_id,
+            poll_interval=self.poll_interval or 30.0,
+            deadline=deadline,
+            on_blocked=policy.on_blocked.value,
+            suspend_stall_timeout=policy.suspend_stall_timeout,
+            max_acu_limit=policy.max_acu_limit,
+            acu_budget=policy.acu_budget,
+            terminate_on_kill=self._terminate_on_kill(),
+            max_poll_errors=DEFAULT_MAX_POLL_ERRORS,
+            reply_pending=watch.reply_pending,
+            position=watch.position.encode(),
+            previous_class=watch.previous_class.value if watch.previous_class is not None else None,
+            url=url,
+        )
+        backstop = None if self.timeout is None else timedelta(seconds=self.timeout + DEFER_BACKSTOP)
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            # execute_complete runs in a fresh process: everything it needs travels here.
+            kwargs={"session_id": watch.session_id, "url": url, "is_new_session": is_new_session},
+            timeout=backstop,
+        )
+
+    def _poll_until_done(self, watch: SessionWatch, deadline: float | None, url: str | None) -> dict[str, Any]:
+        session_id = watch.session_id
+        failures = 0
+        while True:
+            now = time.time()
+            if deadline is not None and now >= deadline:
+                return make_event(
+                    WaitOutcome.TIMEOUT,
+                    session_id,
+                    f"Devin session {session_id} did not finish within timeout={self.timeout:.0f}s; "
+                    f"last status: {watch.last_status}.",
+                    {"session_id": session_id, "status_enum": None},
+                )
+            pause = self.poll_interval or 30.0
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
+            try:
+                snapshot = self.hook.read_session(session_id, watch.position)
+            except Exception as err:
+                if not is_transient_poll_error(err):
+                    raise
+                failures += 1
+                if failures > DEFAULT_MAX_POLL_ERRORS:
+                    raise AirflowException(
+                        f"Polling Devin session {session_id} failed {failures} times in a row "
+                        f"(last status: {watch.last_status}); the session was left running and a retry "
+                        f"reattaches to it. Last error: {err}"
+                    ) from err
+                self.log.warning(
+                    "Polling Devin failed (%d/%d in a row), will retry: %s", failures, DEFAULT_MAX_POLL_ERRORS, err
+                )
+                continue
+            failures = 0
+            verdict = watch.observe(snapshot)
+            if verdict.outcome.is_terminal:
+                return make_event(
+                    verdict.outcome,
+                    session_id,
+                    verdict.message,
+                    watch.summary(snapshot.view, url),
+                    retryable=verdict.retryable,
+                    reason=verdict.reason,
+                )
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        session_id: str | None = None,
+        url: str | None = None,
+        is_new_session: bool | None = None,
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: validate its event and finish (or fail) the task.
+
+        :param context: The task's Airflow context.
+        :param event: The trigger's event payload.
+        :param session_id: The session this task deferred on (from ``defer(kwargs=...)``).
+        :param url: The session's web URL.
+        :param is_new_session: Whether this task instance created the session.
+        """
+        if not session_id:
+            # The triggerer merges defer(kwargs=...) with the event; `dag.test()` passes only the
+            # event. Fall back to what this try pushed and recorded before deferring.
+            session_id, url, is_new_session = self._recover_deferral_state(context)
+        if not session_id:
+            raise AirflowException(f"execute_complete was called without the session id; event: {event!r:.300}")
+        try:
+            checked = validate_event(event, session_id)
+        except ValueError as err:
+            raise AirflowException(str(err)) from err
+        return self._conclude(context, checked, url=url, is_new_session=is_new_session)
+
+    def _recover_deferral_state(self, context: Context) -> tuple[str | None, str | None, bool | None]:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        pull: dict[str, Any] = {"task_ids": self.task_id}
+        if map_index is not None and map_index >= 0:
+            pull["map_indexes"] = map_index
+        session_id = ti.xcom_pull(key=SESSION_ID_XCOM_KEY, **pull)
+        url = ti.xcom_pull(key=SESSION_URL_XCOM_KEY, **pull)
+        store = context.get("task_state_store")
+        record = store.get(TASK_STATE_KEY) if store is not None else None
+        is_new = record.get("is_new_session") if isinstance(record, Mapping) else None
+        return session_id, url, is_new if isinstance(is_new, bool) else None
+
+    def _conclude(
+        self, context: Context, event: Mapping[str, Any], *, url: str | None, is_new_session: bool | None
+    ) -> dict[str, Any]:
+        status = event["status"]
+        session_id = event["session_id"]
+        event = dict(event)
+        if status == WaitOutcome.TIMEOUT.value:
+            if self.terminate_on_timeout:
+                event["message"] = (
+                    f"{event['message']} {self._terminate(session_id, 'timeout')} (terminate_on_timeout=True)."
+                )
+            else:
+                event["message"] = f"{event['message']} It was left running (terminate_on_timeout=False)."
+        elif event.get("reason") == REASON_ACU_BUDGET:
+            # The trigger only reads; stopping the spend is the worker's job.
+            event["message"] = f"{event['message']} {self._terminate(session_id, 'ACU budget exceeded')}."
+        raise_for_event(event, self._policy(), url)
+        summary = dict(event["summary"])
+        summary["session_id"] = session_id
+        summary["url"] = url or summary.get("url")
+        summary["is_new_session"] = is_new_session
+        self.log.info("The wait ended with Devin status %s.", summary.get("status_enum"))
+        return self._finish(summary)
+
+    def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
+        return result
