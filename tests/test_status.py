@@ -1,15 +1,16 @@
-"""The status policy: pure logic, so plain unit tests (no HTTP, no Airflow run)."""
+"""The status policy over the normalised session view (pure logic: no I/O, no Airflow)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
+from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView, StatusClass
 from airflow_provider_devin.status import (
     EVENT_STATUSES,
     OnBlocked,
-    SessionStatus,
     SessionWatch,
     StatusPolicy,
     WaitOutcome,
@@ -20,244 +21,303 @@ from airflow_provider_devin.status import (
 
 SID = "devin-abc"
 
-RUNNING_VALUES = [
-    "working",
-    "resume_requested",
-    "resume_requested_frontend",
-    "resumed",
-    None,
-    "paused_for_review",
-    "",
-    42,
-]
+
+def view(cls: StatusClass, status: str = "running", detail: str | None = None, **fields) -> SessionView:
+    return SessionView(session_id=SID, status_class=cls, status=status, status_detail=detail, **fields)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+def snap(v: SessionView, *messages: SessionMessage, position: MessagePosition | None = None) -> SessionSnapshot:
+    return SessionSnapshot(v, tuple(messages), position or MessagePosition())
 
 
-@pytest.mark.parametrize("on_blocked", ["succeed", "fail", "wait"])
+def devin(text: str, event_id: str | None = None) -> SessionMessage:
+    return SessionMessage(event_id, "devin", text)
+
+
+ALL_ON_BLOCKED = ["succeed", "fail", "wait"]
+
+
+@pytest.mark.parametrize("on_blocked", ALL_ON_BLOCKED)
 def test_finished_is_success_under_every_on_blocked(on_blocked):
-    verdict = StatusPolicy(on_blocked=on_blocked).decide("finished", session_id=SID)
+    verdict = StatusPolicy(on_blocked=on_blocked).decide(view(StatusClass.FINISHED, detail="finished"))
     assert verdict.outcome is WaitOutcome.SUCCESS
+    assert "running/finished" in verdict.message
 
 
-@pytest.mark.parametrize("on_blocked", ["succeed", "fail", "wait"])
-def test_expired_is_failure_under_every_on_blocked(on_blocked):
-    verdict = StatusPolicy(on_blocked=on_blocked).decide("expired", session_id=SID)
+@pytest.mark.parametrize("on_blocked", ALL_ON_BLOCKED)
+def test_failed_is_a_retryable_failure_under_every_on_blocked(on_blocked):
+    verdict = StatusPolicy(on_blocked=on_blocked).decide(view(StatusClass.FAILED, status="error"))
     assert verdict.outcome is WaitOutcome.FAILED
-    assert SID in verdict.message and "expired" in verdict.message
+    assert verdict.retryable is True
+    assert SID in verdict.message
 
 
 @pytest.mark.parametrize(
     ("on_blocked", "outcome", "success"),
-    [("succeed", WaitOutcome.BLOCKED, True), ("fail", WaitOutcome.BLOCKED, False), ("wait", WaitOutcome.RUNNING, None)],
+    [
+        ("succeed", WaitOutcome.BLOCKED, True),
+        ("fail", WaitOutcome.BLOCKED, False),
+        ("wait", WaitOutcome.RUNNING, False),
+    ],
 )
-def test_blocked_follows_on_blocked(on_blocked, outcome, success):
+def test_a_session_waiting_for_a_person_follows_on_blocked(on_blocked, outcome, success):
     policy = StatusPolicy(on_blocked=on_blocked)
-    assert policy.decide("blocked", session_id=SID).outcome is outcome
-    if success is not None:
-        assert policy.blocked_is_success() is success
+    for detail in ("waiting_for_user", "waiting_for_approval"):
+        assert policy.decide(view(StatusClass.NEEDS_HUMAN, detail=detail)).outcome is outcome
+    assert policy.blocked_is_success() is success
 
 
-@pytest.mark.parametrize("value", RUNNING_VALUES)
-@pytest.mark.parametrize("on_blocked", ["succeed", "fail", "wait"])
-def test_transitional_null_and_unknown_values_keep_waiting(value, on_blocked):
-    verdict = StatusPolicy(on_blocked=on_blocked).decide(value, session_id=SID)
-    assert verdict.outcome is WaitOutcome.RUNNING
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "usage_limit_exceeded",
+        "out_of_credits",
+        "out_of_quota",
+        "no_quota_allocation",
+        "payment_declined",
+        "org_usage_limit_exceeded",
+        "user_usage_limit_exceeded",
+        "total_session_limit_exceeded",
+    ],
+)
+def test_budget_suspensions_fail_at_once_without_retries_naming_reason_and_session(detail):
+    verdict = StatusPolicy(max_acu_limit=7).decide(view(StatusClass.OUT_OF_BUDGET, "suspended", detail))
+    assert verdict.outcome is WaitOutcome.FAILED
+    assert verdict.retryable is False
+    assert detail in verdict.message and SID in verdict.message
+    assert "max_acu_limit was 7" in verdict.message
 
 
-@pytest.mark.parametrize("value", ["suspend_requested", "suspend_requested_frontend"])
-def test_suspended_keeps_waiting_until_the_stall_window_passes(value):
-    policy = StatusPolicy(suspend_stall_timeout=600)
-    assert policy.decide(value, session_id=SID).outcome is WaitOutcome.RUNNING
-    assert policy.decide(value, session_id=SID, suspended_for=599).outcome is WaitOutcome.RUNNING
-    stalled = policy.decide(value, session_id=SID, suspended_for=600)
-    assert stalled.outcome is WaitOutcome.FAILED
-    for cause in ("ACU limit", "quota", "inactivity", "paused"):
-        assert cause in stalled.message
-    assert SID in stalled.message
+def test_user_request_fails_as_cancelled_without_retries():
+    verdict = StatusPolicy().decide(view(StatusClass.CANCELLED, "suspended", "user_request"))
+    assert verdict.outcome is WaitOutcome.FAILED
+    assert verdict.retryable is False
+    assert "cancelled" in verdict.message
 
 
-def test_stall_message_names_max_acu_limit_when_set():
-    policy = StatusPolicy(suspend_stall_timeout=1, max_acu_limit=7)
-    message = policy.decide("suspend_requested", session_id=SID, suspended_for=5).message
-    assert "max_acu_limit (7 ACUs)" in message
+@pytest.mark.parametrize(
+    ("previous", "resolved"),
+    [
+        (StatusClass.FINISHED, StatusClass.FINISHED),
+        (StatusClass.NEEDS_HUMAN, StatusClass.NEEDS_HUMAN),
+        (None, StatusClass.NEEDS_HUMAN),
+        (StatusClass.WORKING, StatusClass.PAUSED),
+    ],
+)
+def test_inactivity_is_decided_from_the_previous_state(previous, resolved):
+    assert StatusPolicy().resolve(StatusClass.IDLE, previous) is resolved
+
+
+@pytest.mark.parametrize(
+    ("previous", "resolved"),
+    [
+        (StatusClass.FINISHED, StatusClass.FINISHED),
+        (StatusClass.WORKING, StatusClass.FAILED),
+        (None, StatusClass.FAILED),
+    ],
+)
+def test_exit_is_a_success_only_after_finished(previous, resolved):
+    assert StatusPolicy().resolve(StatusClass.EXITED, previous) is resolved
+
+
+@pytest.mark.parametrize("cls", [StatusClass.WORKING, StatusClass.UNKNOWN])
+@pytest.mark.parametrize("on_blocked", ALL_ON_BLOCKED)
+def test_working_and_unknown_keep_waiting(cls, on_blocked):
+    assert StatusPolicy(on_blocked=on_blocked).decide(view(cls, "mystery", "new_detail")).outcome is WaitOutcome.RUNNING
+
+
+def test_a_pause_keeps_waiting_until_the_stall_window_passes():
+    policy = StatusPolicy(suspend_stall_timeout=60, max_acu_limit=5)
+    paused = view(StatusClass.PAUSED, "suspend_requested")
+    assert policy.decide(paused, suspended_for=59).outcome is WaitOutcome.RUNNING
+    verdict = policy.decide(paused, suspended_for=60)
+    assert verdict.outcome is WaitOutcome.FAILED
+    assert "max_acu_limit (5 ACUs)" in verdict.message
 
 
 def test_stall_message_says_a_human_paused_a_frontend_suspension():
-    message = (
-        StatusPolicy(suspend_stall_timeout=1)
-        .decide("suspend_requested_frontend", session_id=SID, suspended_for=5)
-        .message
-    )
-    assert "A human paused it" in message
+    paused = view(StatusClass.PAUSED, "suspend_requested_frontend")
+    assert "A human paused it" in StatusPolicy(suspend_stall_timeout=1).decide(paused, suspended_for=5).message
 
 
-def test_every_documented_status_parses_and_unknown_never_raises():
-    for value in [
-        "working",
-        "blocked",
-        "expired",
-        "finished",
-        "suspend_requested",
-        "suspend_requested_frontend",
-        "resume_requested",
-        "resume_requested_frontend",
-        "resumed",
-    ]:
-        assert SessionStatus.parse(value).value == value
-    for weird in (None, "FINISHED ", "brand_new_state", 3, {"a": 1}, []):
-        SessionStatus.parse(weird)  # never raises
-    assert SessionStatus.parse("brand_new_state") is SessionStatus.UNKNOWN
-    assert SessionStatus.parse("FINISHED ") is SessionStatus.FINISHED
+def test_acu_budget_fails_without_retries_once_passed_naming_consumed_and_budget():
+    policy = StatusPolicy(acu_budget=10)
+    assert policy.decide(view(StatusClass.WORKING, acus_consumed=10.0)).outcome is WaitOutcome.RUNNING
+    verdict = policy.decide(view(StatusClass.WORKING, acus_consumed=12.5))
+    assert verdict.outcome is WaitOutcome.FAILED
+    assert verdict.retryable is False and verdict.reason == "acu_budget"
+    assert "12.5 ACUs" in verdict.message and "acu_budget=10" in verdict.message
 
 
-def test_is_terminal_is_only_finished_and_expired():
-    terminal = {s for s in SessionStatus if s.is_terminal}
-    assert terminal == {SessionStatus.FINISHED, SessionStatus.EXPIRED}
-    assert not WaitOutcome.RUNNING.is_terminal
-    assert all(o.is_terminal for o in WaitOutcome if o is not WaitOutcome.RUNNING)
-    assert {"success", "blocked", "failed", "timeout", "error"} == EVENT_STATUSES
+def test_acu_budget_is_ignored_when_the_api_reports_no_acus():
+    assert StatusPolicy(acu_budget=1).decide(view(StatusClass.WORKING)).outcome is WaitOutcome.RUNNING
 
 
-def test_invalid_policy_values_are_rejected_naming_the_field():
-    with pytest.raises(ValueError, match="on_blocked"):
-        StatusPolicy(on_blocked="maybe")
-    with pytest.raises(ValueError, match="suspend_stall_timeout"):
-        StatusPolicy(suspend_stall_timeout=0)
-    with pytest.raises(ValueError, match="on_blocked"):
-        OnBlocked.coerce("SUCCEED!")
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("on_blocked", {"on_blocked": "maybe"}),
+        ("suspend_stall_timeout", {"suspend_stall_timeout": 0}),
+        ("suspend_stall_timeout", {"suspend_stall_timeout": True}),
+        ("acu_budget", {"acu_budget": -1}),
+        ("acu_budget", {"acu_budget": "ten"}),
+    ],
+)
+def test_invalid_policy_values_are_rejected_naming_the_field(field, kwargs):
+    with pytest.raises(ValueError, match=field):
+        StatusPolicy(**kwargs)
 
 
-def details(status, messages=(), **extra):
-    return {"session_id": SID, "status_enum": status, "messages": list(messages), **extra}
+def test_on_blocked_coerce_names_the_field():
+    with pytest.raises(ValueError, match="on_blocked must be one of"):
+        OnBlocked.coerce("sometimes")
 
 
-def devin(text, event_id):
-    return {"type": "devin_message", "message": text, "event_id": event_id}
+# --- the watch ------------------------------------------------------------------------------------
+
+
+def watch(**kwargs) -> SessionWatch:
+    return SessionWatch(StatusPolicy(**kwargs.pop("policy", {})), SID, logging.getLogger("test.watch"), **kwargs)
 
 
 def test_watch_logs_a_status_change_once_not_once_per_poll(caplog):
-    log = logging.getLogger("test.watch")
-    watch = SessionWatch(StatusPolicy(), SID, log)
-    with caplog.at_level(logging.INFO, logger="test.watch"):
-        for _ in range(20):
-            watch.observe(details("working"))
-        watch.observe(details("finished"))
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2
-    assert "working -> finished" in lines[1]
+    w = watch()
+    caplog.set_level(logging.INFO, "test.watch")
+    for _ in range(3):
+        w.observe(snap(view(StatusClass.WORKING, detail="working")))
+    w.observe(snap(view(StatusClass.FINISHED, detail="finished")))
+    lines = [r.getMessage() for r in caplog.records if "status" in r.getMessage()]
+    assert lines == ["Devin status: running/working", "Devin status: running/working -> running/finished"]
 
 
 def test_watch_warns_once_per_unknown_value(caplog):
-    log = logging.getLogger("test.watch.unknown")
-    watch = SessionWatch(StatusPolicy(), SID, log)
-    with caplog.at_level(logging.INFO, logger="test.watch.unknown"):
-        for _ in range(5):
-            assert watch.observe(details("paused_for_review")).outcome is WaitOutcome.RUNNING
-        for _ in range(5):
-            assert watch.observe(details(None)).outcome is WaitOutcome.RUNNING
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 2
-    assert "paused_for_review" in warnings[0] and "null" in warnings[1]
+    w = watch()
+    caplog.set_level(logging.INFO, "test.watch")
+    for _ in range(3):
+        assert w.observe(snap(view(StatusClass.UNKNOWN, detail="reviewing"))).outcome is WaitOutcome.RUNNING
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "running/reviewing" in warnings[0].getMessage()
 
 
-def test_watch_logs_each_new_devin_message_once_deduplicated_and_truncated(caplog):
-    log = logging.getLogger("test.watch.messages")
-    watch = SessionWatch(StatusPolicy(), SID, log)
-    history = [
-        {"type": "initial_user_message", "message": "do it", "event_id": "e0"},
-        devin("first", "e1"),
-    ]
-    with caplog.at_level(logging.INFO, logger="test.watch.messages"):
-        watch.observe(details("working", history))
-        watch.observe(details("working", history))
-        history.append(devin("x" * 5000, "e2"))
-        watch.observe(details("working", history))
-        # A reordered history (same ids) must not log them again.
-        watch.observe(details("working", list(reversed(history))))
-    messages = [r.getMessage() for r in caplog.records if "Devin (session" in r.getMessage()]
-    assert len(messages) == 2
-    assert messages[0].endswith("first")
-    assert len(messages[1]) < 400
+def test_watch_logs_each_new_devin_message_in_order_short_and_without_the_session_id(caplog):
+    w = watch()
+    caplog.set_level(logging.INFO, "test.watch")
+    long_text = "word " * 200
+    w.observe(
+        snap(
+            view(StatusClass.WORKING),
+            SessionMessage("e1", "user", "the prompt"),
+            devin("first", "e2"),
+            devin(long_text, "e3"),
+            position=MessagePosition("c1", "e3"),
+        )
+    )
+    w.observe(snap(view(StatusClass.WORKING), devin("second", "e4"), position=MessagePosition("c1", "e4")))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Devin: ")]
+    assert lines[0] == "Devin: first"
+    assert len(lines[1]) <= len("Devin: ") + 300 and lines[1].endswith("…")
+    assert lines[2] == "Devin: second"
+    assert not any(SID in line for line in lines)
+    assert w.position == MessagePosition("c1", "e4")
+    assert w.last_devin_message == "second"
 
 
-def test_watch_times_a_suspension_and_resets_it_when_the_session_resumes():
-    clock = FakeClock()
-    watch = SessionWatch(StatusPolicy(suspend_stall_timeout=60), SID, logging.getLogger("t"), clock=clock)
-    assert watch.observe(details("suspend_requested")).outcome is WaitOutcome.RUNNING
-    clock.now += 59
-    assert watch.observe(details("suspend_requested")).outcome is WaitOutcome.RUNNING
-    clock.now += 1
-    assert watch.observe(details("suspend_requested")).outcome is WaitOutcome.FAILED
-
-    watch = SessionWatch(StatusPolicy(suspend_stall_timeout=60), SID, logging.getLogger("t"), clock=clock)
-    watch.observe(details("suspend_requested"))
-    clock.now += 50
-    watch.observe(details("resumed"))
-    clock.now += 50
-    assert watch.observe(details("suspend_requested")).outcome is WaitOutcome.RUNNING
+def test_watch_times_a_pause_and_resets_it_when_the_session_resumes():
+    now = [1000.0]
+    w = watch(policy={"suspend_stall_timeout": 100}, clock=lambda: now[0])
+    paused = snap(view(StatusClass.PAUSED, "suspend_requested"))
+    w.observe(paused)
+    now[0] += 99
+    assert w.observe(paused).outcome is WaitOutcome.RUNNING
+    w.observe(snap(view(StatusClass.WORKING)))
+    assert w.suspended_since is None
+    now[0] += 50
+    w.observe(paused)
+    now[0] += 100
+    assert w.observe(paused).outcome is WaitOutcome.FAILED
 
 
 def test_watch_continues_a_suspension_recorded_by_an_earlier_process():
-    clock = FakeClock()
-    watch = SessionWatch(
-        StatusPolicy(suspend_stall_timeout=60), SID, logging.getLogger("t"), suspended_since=clock.now - 61, clock=clock
-    )
-    assert watch.observe(details("suspend_requested")).outcome is WaitOutcome.FAILED
+    w = watch(policy={"suspend_stall_timeout": 100}, suspended_since=0.0, clock=lambda: 150.0)
+    assert w.observe(snap(view(StatusClass.PAUSED, "suspend_requested"))).outcome is WaitOutcome.FAILED
+
+
+def test_watch_resolves_inactivity_from_the_previous_observation_and_from_a_carried_class():
+    w = watch()
+    w.observe(snap(view(StatusClass.FINISHED, detail="finished")))
+    assert w.observe(snap(view(StatusClass.IDLE, "suspended", "inactivity"))).outcome is WaitOutcome.SUCCESS
+    carried = watch(policy={"on_blocked": "fail"}, previous_class="needs_human")
+    assert carried.observe(snap(view(StatusClass.IDLE, "suspended", "inactivity"))).outcome is WaitOutcome.BLOCKED
+    assert watch(previous_class="not-a-class").previous_class is None
 
 
 def test_watch_after_a_sent_message_ignores_the_stale_end_state_until_devin_replies():
-    history = [devin("done", "e1"), {"type": "user_message", "message": "more [airflow-ti:x]", "event_id": "e2"}]
-    watch = SessionWatch(StatusPolicy(), SID, logging.getLogger("t"), reply_after_index=1)
-    assert watch.observe(details("finished", history)).outcome is WaitOutcome.RUNNING
-    assert watch.observe(details("blocked", history)).outcome is WaitOutcome.RUNNING
-    history.append(devin("on it", "e3"))
-    assert watch.observe(details("finished", history)).outcome is WaitOutcome.SUCCESS
+    w = watch(reply_pending=True)
+    finished = view(StatusClass.FINISHED, detail="finished")
+    assert w.observe(snap(finished)).outcome is WaitOutcome.RUNNING
+    assert w.observe(snap(finished, devin("done again"))).outcome is WaitOutcome.SUCCESS
 
 
 def test_watch_after_a_sent_message_accepts_the_end_state_once_the_session_was_seen_working():
-    history = [devin("done", "e1"), {"type": "user_message", "message": "more", "event_id": "e2"}]
-    watch = SessionWatch(StatusPolicy(), SID, logging.getLogger("t"), reply_after_index=1)
-    assert watch.observe(details("working", history)).outcome is WaitOutcome.RUNNING
-    assert watch.observe(details("finished", history)).outcome is WaitOutcome.SUCCESS
+    w = watch(reply_pending=True)
+    w.observe(snap(view(StatusClass.WORKING)))
+    assert w.observe(snap(view(StatusClass.FINISHED))).outcome is WaitOutcome.SUCCESS
 
 
-def test_expired_ends_a_wait_even_before_devin_replies():
-    watch = SessionWatch(StatusPolicy(), SID, logging.getLogger("t"), reply_after_index=0)
-    assert watch.observe(details("expired", [devin("hi", "e1")])).outcome is WaitOutcome.FAILED
+def test_a_failure_ends_a_wait_even_before_devin_replies():
+    w = watch(reply_pending=True)
+    assert w.observe(snap(view(StatusClass.FAILED, "error"))).outcome is WaitOutcome.FAILED
 
 
-def test_summary_is_small_and_json_friendly():
-    summary = session_summary(
-        details(
-            "finished",
-            [devin("first", "e1"), {"type": "user_message", "message": "thanks"}, devin("last", "e3")],
-            title="Fix",
-            structured_output={"ok": True},
-            pull_request={"url": "https://github.com/o/r/pull/1"},
-        ),
+def test_summary_is_small_and_json_friendly_with_every_normalised_field():
+    v = view(
+        StatusClass.FINISHED,
+        detail="finished",
+        status_enum="finished",
         url="https://app.devin.ai/sessions/abc",
+        title="Fix",
+        pull_request_urls=("https://github.com/o/r/pull/1", "https://github.com/o/r/pull/2"),
+        structured_output={"ok": True},
+        acus_consumed=3.5,
+        messages=(devin("big history"),),
     )
+    summary = session_summary(v, last_devin_message="bye")
+    assert json.loads(json.dumps(summary)) == summary
     assert summary == {
         "session_id": SID,
         "url": "https://app.devin.ai/sessions/abc",
         "status_enum": "finished",
+        "status": "running",
+        "status_detail": "finished",
         "title": "Fix",
         "structured_output": {"ok": True},
         "pull_request_url": "https://github.com/o/r/pull/1",
-        "last_devin_message": "last",
+        "pull_request_urls": ["https://github.com/o/r/pull/1", "https://github.com/o/r/pull/2"],
+        "acus_consumed": 3.5,
+        "last_devin_message": "bye",
     }
 
 
-def test_event_validation_accepts_a_well_formed_event():
-    event = make_event("success", SID, "done", {"session_id": SID, "status_enum": "finished"})
-    assert validate_event(event, SID)["status"] == "success"
+def test_message_position_round_trips_and_tolerates_garbage():
+    for position in (
+        MessagePosition(),
+        MessagePosition("cur|sor", "e9"),
+        MessagePosition(None, "e1"),
+        MessagePosition("7"),
+    ):
+        assert MessagePosition.decode(position.encode()) == position
+    assert MessagePosition.decode("garbage") == MessagePosition()
+    assert MessagePosition.decode(None) == MessagePosition()
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def test_event_validation_accepts_a_well_formed_event_and_fills_defaults_of_older_events():
+    event = make_event("success", SID, "done", {"session_id": SID}, retryable=False, reason="x")
+    assert validate_event(event, SID) == event
+    legacy = {"status": "success", "session_id": SID, "message": "", "summary": {}}
+    assert validate_event(legacy, SID)["retryable"] is True
 
 
 @pytest.mark.parametrize(
@@ -277,16 +337,6 @@ def test_event_validation_fails_loudly_on_anything_unexpected(event):
 
 
 def test_an_event_cannot_be_built_with_a_non_terminal_status():
-    with pytest.raises(ValueError):
-        make_event("running", SID, "x")
-
-
-def test_watch_memory_stays_bounded_on_a_long_conversation_without_relogging(caplog):
-    log = logging.getLogger("test.watch.long")
-    watch = SessionWatch(StatusPolicy(), SID, log)
-    history = [devin(f"step {i}", f"e{i}") for i in range(500)]
-    with caplog.at_level(logging.INFO, logger="test.watch.long"):
-        for _ in range(3):
-            watch.observe(details("working", history))
-    assert len(watch._seen_events) <= SessionWatch._MAX_SEEN_EVENTS
-    assert len([r for r in caplog.records if "Devin (session" in r.getMessage()]) == 500
+    with pytest.raises(ValueError, match="event status"):
+        make_event("running", SID, "")
+    assert {"success", "blocked", "failed", "timeout", "error"} == EVENT_STATUSES
