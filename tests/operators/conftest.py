@@ -18,3 +18,7 @@ class Failures:
 @pytest.fixture
 def failures() -> Failures:
     return Failures()
+
+
+# Every test here runs once per Devin API version (v1, v3), unless it pins one itself.
+from devin_versions import api, devin_api_version  # noqa: E402, F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import threading
 import time
@@ -10,9 +11,25 @@ import uuid
 
 import pytest
 from airflow.sdk import DAG
+from devin_versions import ApiPaths
 
 from airflow_provider_devin.hooks.devin import DevinHook
 from airflow_provider_devin.operators.devin import DevinCreateSessionOperator, idempotency_tag
+
+RESULT_KEYS = {
+    "session_id",
+    "url",
+    "status_enum",
+    "status",
+    "status_detail",
+    "title",
+    "structured_output",
+    "pull_request_url",
+    "pull_request_urls",
+    "acus_consumed",
+    "last_devin_message",
+    "is_new_session",
+}
 
 SCHEMA = {
     "type": "object",
@@ -34,7 +51,7 @@ def make_dag(request, failures=None, retries=0, **op_kwargs):
 
 
 def creates(emulator):
-    return emulator.control.journal(method="POST", path="/v1/sessions")
+    return ApiPaths(emulator.api_version).creates(emulator.control)
 
 
 def result_of(dr, key="return_value"):
@@ -46,7 +63,7 @@ def state_of(dr):
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
-def test_create_and_wait_returns_the_validated_structured_output(request, run_dag, devin_emulator, deferrable):
+def test_create_and_wait_returns_the_validated_structured_output(request, run_dag, devin_emulator, api, deferrable):
     dag = make_dag(
         request,
         prompt="Refactor the parser [emulator:scenario=finish]",
@@ -59,16 +76,7 @@ def test_create_and_wait_returns_the_validated_structured_output(request, run_da
     dr = run_dag(dag)
     assert dr.state == "success"
     result = result_of(dr)
-    assert set(result) == {
-        "session_id",
-        "url",
-        "status_enum",
-        "title",
-        "structured_output",
-        "pull_request_url",
-        "last_devin_message",
-        "is_new_session",
-    }
+    assert set(result) == RESULT_KEYS
     assert result["status_enum"] == "finished"
     assert result["title"] == "Parser refactor"
     assert set(result["structured_output"]) >= {"summary", "files_changed"}
@@ -78,17 +86,26 @@ def test_create_and_wait_returns_the_validated_structured_output(request, run_da
     assert result_of(dr, "session_url") == result["url"]
 
     (create,) = creates(devin_emulator)
-    assert create["body"]["idempotent"] is True
+    if api.idempotent_create:
+        assert create["body"]["idempotent"] is True
+        assert result["acus_consumed"] is None
+    else:
+        assert "idempotent" not in create["body"]
+        assert result["acus_consumed"] > 0
+        assert result["status"] == "running" and result["status_detail"] == "finished"
     tags = create["body"]["tags"]
     assert tags[0] == "team-data"
     assert re.fullmatch(r"airflow-ti:[0-9a-f]{16}", tags[1])
+    assert tags[2] == f"airflow:{dag.dag_id}.create"
 
 
 def test_pull_request_url_is_returned(request, run_dag, devin_emulator):
     dag = make_dag(request, prompt="Open a PR [emulator:scenario=pull_request]", deferrable=False)
     dr = run_dag(dag)
     assert dr.state == "success"
-    assert result_of(dr)["pull_request_url"].startswith("http")
+    result = result_of(dr)
+    assert result["pull_request_url"].startswith("http")
+    assert result["pull_request_urls"] == [result["pull_request_url"]]
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
@@ -117,7 +134,7 @@ def test_blocked_fails_with_on_blocked_fail(request, run_dag, devin_emulator, fa
     )
     dr = run_dag(dag)
     assert dr.state == "failed"
-    assert "is blocked" in failures.messages[-1]
+    assert "is waiting for a person" in failures.messages[-1]
     assert "on_blocked='fail'" in failures.messages[-1]
 
 
@@ -158,7 +175,7 @@ def test_expired_session_fails_the_task(request, run_dag, devin_emulator, failur
     dag = make_dag(request, failures, prompt="Work [emulator:scenario=expire]", deferrable=deferrable)
     dr = run_dag(dag)
     assert dr.state == "failed"
-    assert "expired" in failures.messages[-1]
+    assert "ended without finishing" in failures.messages[-1]
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
@@ -182,11 +199,18 @@ def test_suspended_session_fails_after_the_stall_window_naming_likely_causes(
 
 
 # One wait, one warning: the deferrable run sees the unknown value only on the triggerer, and the
-# sync run sees null on every poll of one worker process.
-@pytest.mark.parametrize(("scenario", "deferrable"), [("unknown_status", True), ("null_status", False)])
+# sync run sees it on every poll of one worker process. (v3's running+null is plain "working".)
+@pytest.mark.parametrize(
+    ("scenarios", "deferrable"),
+    [
+        ({"v1": "unknown_status", "v3": "unknown_detail"}, True),
+        ({"v1": "null_status", "v3": "unknown_v3_status"}, False),
+    ],
+)
 def test_unknown_and_null_statuses_count_as_running_and_warn_once(
-    request, run_dag, devin_emulator, capfd, scenario, deferrable
+    request, run_dag, devin_emulator, capfd, scenarios, deferrable, devin_api_version
 ):
+    scenario = scenarios[devin_api_version]
     dag = make_dag(request, prompt=f"Work [emulator:scenario={scenario}]", deferrable=deferrable)
     dr = run_dag(dag)
     assert dr.state == "success"
@@ -196,7 +220,9 @@ def test_unknown_and_null_statuses_count_as_running_and_warn_once(
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
-def test_timeout_terminates_the_session_and_fails_naming_it(request, run_dag, devin_emulator, failures, deferrable):
+def test_timeout_terminates_the_session_and_fails_naming_it(
+    request, run_dag, devin_emulator, api, failures, deferrable
+):
     dag = make_dag(
         request,
         failures,
@@ -209,10 +235,9 @@ def test_timeout_terminates_the_session_and_fails_naming_it(request, run_dag, de
     session_id = result_of(dr, "session_id")
     message = failures.messages[-1]
     assert session_id in message
-    assert "last status: working" in message
+    assert "last status: " + ("working" if api.version == "v1" else "running/working") in message
     assert "terminated" in message
-    deletes = devin_emulator.control.journal(method="DELETE")
-    assert [d["path"] for d in deletes] == [f"/v1/sessions/{session_id}"]
+    assert api.deletes(devin_emulator.control) == [api.session(session_id)]
 
 
 def test_timeout_leaves_the_session_running_when_told_to(request, run_dag, devin_emulator, failures):
@@ -269,31 +294,38 @@ def test_retry_after_dying_between_the_post_and_the_state_write_reattaches_by_ta
 def test_retry_after_dying_after_the_state_write_reattaches_from_the_task_state_store(
     request, run_dag, devin_emulator, monkeypatch, capfd
 ):
-    original = DevinHook.get_session
+    original = DevinHook.read_session
     seen = []
 
-    def get_once_then_die(self, session_id):
+    def read_once_then_die(self, session_id, position=None):
         seen.append(session_id)
         if len(seen) == 1:
             raise RuntimeError("worker lost after recording the session")
-        return original(self, session_id)
+        return original(self, session_id, position)
 
-    monkeypatch.setattr(DevinHook, "get_session", get_once_then_die)
+    monkeypatch.setattr(DevinHook, "read_session", read_once_then_die)
     dag = make_dag(request, retries=1, prompt="Work [emulator:scenario=finish]", deferrable=False)
     dr = run_dag(dag)
     assert dr.state == "success"
     assert len(creates(devin_emulator)) == 1
     # The second try asked the store, not Devin's session list.
-    assert len(devin_emulator.control.journal(method="GET", path="/v1/sessions")) == 1
+    assert len(ApiPaths(devin_emulator.api_version).session_lists(devin_emulator.control)) == 1
     assert "recorded in the task state store" in capfd.readouterr().out
 
 
-def test_lost_create_response_is_retried_idempotently_into_one_session(request, run_dag, devin_emulator):
-    devin_emulator.control.inject_fault("POST", "/v1/sessions", status=503, after_processing=True)
+def test_lost_create_response_ends_with_one_session(request, run_dag, devin_emulator, api, capfd):
+    devin_emulator.control.inject_fault("POST", api.sessions, status=503, after_processing=True)
     dag = make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=True)
     dr = run_dag(dag)
     assert dr.state == "success"
-    assert len(devin_emulator.control.sessions()) == 1
+    (session,) = devin_emulator.control.sessions()
+    assert result_of(dr)["session_id"] == session["session_id"]
+    assert result_of(dr)["is_new_session"] is True
+    if api.idempotent_create:  # v1: the hook repeats the idempotent create; Devin answers with the session
+        assert len(creates(devin_emulator)) == 2
+    else:  # v3: sent once; the session is found by its tag and adopted
+        assert len(creates(devin_emulator)) == 1
+        assert "adopting it" in capfd.readouterr().out
 
 
 def test_existing_live_session_of_the_task_instance_is_reattached_not_recreated(
@@ -311,9 +343,10 @@ def test_existing_live_session_of_the_task_instance_is_reattached_not_recreated(
     assert "Reattaching to Devin session" in capfd.readouterr().out
 
 
-def test_expired_session_of_the_task_instance_is_replaced(request, run_dag, devin_emulator, capfd):
+def test_expired_session_of_the_task_instance_is_replaced(request, run_dag, devin_emulator, api, capfd):
     key = f"replace-{uuid.uuid4()}"
-    old = DevinHook().create_session("Work [emulator:scenario=finish]", idempotent=True, tags=[idempotency_tag(key)])
+    idempotent = {"idempotent": True} if api.idempotent_create else {}
+    old = DevinHook().create_session("Work [emulator:scenario=finish]", tags=[idempotency_tag(key)], **idempotent)
     devin_emulator.control.set_status(old["session_id"], "expired")
     devin_emulator.control.clear_journal()
     dag = make_dag(request, prompt="Work [emulator:scenario=finish]", idempotency_key=key, deferrable=True)
@@ -324,7 +357,7 @@ def test_expired_session_of_the_task_instance_is_replaced(request, run_dag, devi
     assert result_of(dr)["session_id"] != old["session_id"]
     assert result_of(dr)["is_new_session"] is True
     out = capfd.readouterr().out
-    assert "expired or were terminated" in out and old["session_id"] in out
+    assert "ended without finishing" in out and old["session_id"] in out
 
 
 def test_templated_idempotency_key_is_rendered(request, run_dag, devin_emulator):
@@ -364,7 +397,7 @@ def test_bad_arguments_raise_value_error_naming_the_field(kwargs, field):
         DevinCreateSessionOperator(task_id="t", prompt="x", **kwargs)
 
 
-def test_prompt_file_schema_file_and_attachments(request, run_dag, devin_emulator, tmp_path):
+def test_prompt_file_schema_file_and_attachments(request, run_dag, devin_emulator, api, tmp_path):
     prompt_file = tmp_path / "task.md"
     prompt_file.write_text("Fix the report for {{ dag.dag_id }} [emulator:scenario=finish]\n")
     schema_file = tmp_path / "schema.json"
@@ -384,13 +417,14 @@ def test_prompt_file_schema_file_and_attachments(request, run_dag, devin_emulato
         )
     dr = run_dag(dag)
     assert dr.state == "success"
-    uploads = devin_emulator.control.journal(method="POST", path="/v1/attachments")
+    uploads = devin_emulator.control.journal(method="POST", path=api.attachments)
     assert len(uploads) == 2
     (create,) = creates(devin_emulator)
     prompt = create["body"]["prompt"]
     assert prompt.startswith(f"Fix the report for {dag_id}")
-    assert len(re.findall(r'^ATTACHMENT:"[^"]+notes\.md"$', prompt, flags=re.M)) == 1
-    assert len(re.findall(r'^ATTACHMENT:"[^"]+schema\.json"$', prompt, flags=re.M)) == 1
+    urls = api.attachment_urls(create["body"])
+    assert len(urls) == 2
+    assert urls[0].endswith("notes.md") and urls[1].endswith("schema.json")
     assert create["body"]["structured_output_schema"]["required"] == ["ok"]
     assert result_of(dr)["structured_output"]["ok"] in (True, False)
 
@@ -429,12 +463,12 @@ def test_structured_output_that_does_not_match_the_schema_fails(tmp_path):
     assert ok["structured_output"]["files_changed"] == 2
 
 
-def test_on_kill_terminates_the_session_this_operator_created(devin_emulator):
+def test_on_kill_terminates_the_session_this_operator_created(devin_emulator, api):
     session_id = DevinHook().create_session("Work [emulator:scenario=working_forever]")["session_id"]
     op = DevinCreateSessionOperator(task_id="t", prompt="x")
     op._session_id = session_id
     op.on_kill()
-    assert [d["path"] for d in devin_emulator.control.journal(method="DELETE")] == [f"/v1/sessions/{session_id}"]
+    assert api.deletes(devin_emulator.control) == [api.session(session_id)]
     op_keep = DevinCreateSessionOperator(task_id="t2", prompt="x", terminate_on_kill=False)
     op_keep._session_id = session_id
     op_keep.on_kill()
@@ -494,7 +528,7 @@ def test_execute_complete_fails_loudly_on_an_unexpected_event(event):
 
 
 def test_mapped_tasks_get_one_session_each_with_rendered_attachments_and_masked_secrets(
-    request, run_dag, devin_emulator, tmp_path
+    request, run_dag, devin_emulator, api, tmp_path
 ):
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.utils.session import create_session
@@ -519,8 +553,145 @@ def test_mapped_tasks_get_one_session_each_with_rendered_attachments_and_masked_
     assert len(bodies) == 2
     ti_tags = {tag for body in bodies for tag in body["tags"] if tag.startswith("airflow-ti:")}
     assert len(ti_tags) == 2  # map_index is part of the key
-    assert all(re.search(r'^ATTACHMENT:"[^"]+report\.txt"$', b["prompt"], flags=re.M) for b in bodies)
+    assert all([u.rsplit("/", 1)[-1] for u in api.attachment_urls(b)] == ["report.txt"] for b in bodies)
     with create_session() as session:
         rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag_id).all()
         assert len(rows) == 2
         assert secret not in " ".join(str(row.rendered_fields) for row in rows)
+
+
+# --- the v3 cases: no server-side idempotency, richer status ------------------------------------
+
+
+def v3_only(devin_api_version):
+    if devin_api_version != "v3":
+        pytest.skip("v3 behaviour (the v1 case is covered above)")
+
+
+def test_a_create_that_times_out_but_succeeded_server_side_is_adopted_not_resent(
+    request, run_dag, devin_emulator, api, monkeypatch, capfd, devin_api_version
+):
+    v3_only(devin_api_version)
+    conn = json.loads(devin_emulator.conn_json)
+    conn["extra"] = {**conn.get("extra", {}), "timeout": 1, "max_retries": 2}
+    monkeypatch.setenv("AIRFLOW_CONN_DEVIN_DEFAULT", json.dumps(conn))
+    # Devin creates the session, then answers after the client has given up (the reported incident).
+    devin_emulator.control.inject_fault("POST", api.sessions, delay=3, after_processing=True)
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert len(creates(devin_emulator)) == 1
+    (session,) = devin_emulator.control.sessions()
+    assert result_of(dr)["session_id"] == session["session_id"]
+    assert "adopting it" in capfd.readouterr().out
+
+
+def test_a_create_that_provably_made_nothing_is_sent_again_once(
+    request, run_dag, devin_emulator, api, monkeypatch, capfd, devin_api_version
+):
+    v3_only(devin_api_version)
+    from airflow_provider_devin import idempotency
+
+    monkeypatch.setattr(idempotency, "AMBIGUOUS_CREATE_SEARCH_DELAYS", (0.05, 0.05, 0.05))
+    # A 502 before the request reaches Devin's application: nothing was created.
+    devin_emulator.control.inject_fault("POST", api.sessions, status=502)
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=False)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert len(creates(devin_emulator)) == 2
+    assert len(devin_emulator.control.sessions()) == 1
+    out = capfd.readouterr().out
+    assert "No session tagged" in out and "Creating it again (once)" in out
+
+
+def test_tags_refused_by_the_org_fail_naming_the_tag_and_what_to_allow(
+    request, run_dag, devin_emulator, failures, devin_api_version
+):
+    v3_only(devin_api_version)
+    devin_emulator.control.set_allowed_tags(["team-data"])
+    dag = make_dag(request, failures, retries=2, prompt="Work [emulator:scenario=finish]", tags=["team-data"])
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    message = failures.messages[-1]
+    assert "refused the session's tags" in message and "airflow-ti:" in message and "allowed-tag list" in message
+    assert len(failures.messages) == 1  # not retried
+    assert devin_emulator.control.sessions() == []
+
+
+@pytest.mark.parametrize("reason", ["out_of_credits", "user_usage_limit_exceeded", "payment_declined"])
+def test_an_out_of_budget_suspension_fails_at_once_without_retries(
+    request, run_dag, devin_emulator, failures, reason, devin_api_version
+):
+    v3_only(devin_api_version)
+    dag = make_dag(request, failures, retries=2, prompt=f"Work [emulator:scenario={reason}]", deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert len(failures.messages) == 1
+    session_id = result_of(dr, "session_id")
+    assert reason in failures.messages[0] and session_id in failures.messages[0]
+    assert len(creates(devin_emulator)) == 1
+
+
+def test_a_session_stopped_by_a_person_fails_as_cancelled(
+    request, run_dag, devin_emulator, failures, devin_api_version
+):
+    v3_only(devin_api_version)
+    dag = make_dag(request, failures, retries=1, prompt="Work [emulator:scenario=user_request]", deferrable=False)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert len(failures.messages) == 1 and "cancelled" in failures.messages[0]
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_acu_budget_terminates_the_session_and_fails_without_retries(
+    request, run_dag, devin_emulator, api, failures, deferrable, devin_api_version
+):
+    v3_only(devin_api_version)
+    dag = make_dag(
+        request,
+        failures,
+        retries=1,
+        prompt="Work [emulator:scenario=acu_hungry]",
+        acu_budget=5,
+        max_acu_limit=100,
+        deferrable=deferrable,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    (message,) = failures.messages
+    assert "acu_budget=5" in message and "it was terminated" in message
+    session_id = result_of(dr, "session_id")
+    assert api.deletes(devin_emulator.control) == [api.session(session_id)]
+    assert (creates(devin_emulator)[0]["body"]["max_acu_limit"]) == 100
+
+
+@pytest.mark.parametrize(("on_blocked", "state"), [("succeed", "success"), ("fail", "failed")])
+def test_waiting_for_approval_follows_on_blocked(
+    request, run_dag, devin_emulator, on_blocked, state, devin_api_version
+):
+    v3_only(devin_api_version)
+    dag = make_dag(request, prompt="Deploy [emulator:scenario=waiting_for_approval]", on_blocked=on_blocked)
+    dr = run_dag(dag)
+    assert dr.state == state
+    if state == "success":
+        assert result_of(dr)["status_detail"] == "waiting_for_approval"
+
+
+def test_inactivity_after_finishing_is_a_success_even_across_a_deferral(
+    request, run_dag, devin_emulator, devin_api_version
+):
+    v3_only(devin_api_version)
+    devin_emulator.control.set_default_scenario("inactivity_after_finish")
+    dag = make_dag(request, prompt="Work", deferrable=True, on_blocked="fail")
+    dr = run_dag(dag)
+    assert dr.state == "success"
+
+
+def test_v3_only_arguments_fail_on_v1_before_any_request(request, run_dag, devin_emulator, failures, devin_api_version):
+    if devin_api_version != "v1":
+        pytest.skip("v1 behaviour")
+    dag = make_dag(request, failures, prompt="Work", repos=["acme/app"])
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "v3" in failures.messages[-1] and "repos" in failures.messages[-1]
+    assert devin_emulator.control.journal(method="POST") == []

@@ -60,7 +60,7 @@ def test_expired_session_fails(request, run_dag, devin_emulator, mode):
     dag = make_dag(request, failures, session_id=new_session("expire"), **mode)
     dr = run_dag(dag)
     assert dr.state == "failed"
-    assert "expired" in failures[-1]
+    assert "ended without finishing" in failures[-1]
 
 
 @pytest.mark.parametrize(("on_blocked", "state"), [("succeed", "success"), ("fail", "failed")])
@@ -111,7 +111,7 @@ def test_deferrable_sensor_passes_its_timeout_to_defer(devin_emulator, monkeypat
     assert kwargs["terminate_on_kill"] is False
 
 
-def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, devin_emulator, monkeypatch):
+def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, devin_emulator, api, monkeypatch):
     import json
 
     conn = {
@@ -122,7 +122,7 @@ def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, dev
     }
     monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps(conn))
     session_id = new_session("finish")
-    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", status=503, times=3)
+    devin_emulator.control.inject_fault("GET", api.session(session_id), status=503, times=3)
     dag = make_dag(request, session_id=session_id, devin_conn_id="devin_noretry", mode="poke")
     assert run_dag(dag).state == "success"
 
@@ -130,3 +130,31 @@ def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, dev
 def test_invalid_on_blocked_is_rejected_at_parse_time():
     with pytest.raises(ValueError, match="on_blocked"):
         DevinSessionSensor(task_id="wait", session_id="devin-1", on_blocked="later")
+
+
+@pytest.mark.parametrize("mode", [MODES[0], MODES[2]])
+def test_acu_budget_terminates_the_watched_session_and_fails_without_retries(
+    request, run_dag, devin_emulator, api, mode, devin_api_version
+):
+    if devin_api_version != "v3":
+        pytest.skip("v1 reports no ACUs")
+    failures = Failures()
+    session_id = new_session("acu_hungry")
+    dag = make_dag(request, failures, session_id=session_id, acu_budget=3, retries=1, **mode)
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert len(failures) == 1 and "acu_budget=3" in failures[0]
+    assert api.deletes(devin_emulator.control) == [api.session(session_id)]
+
+
+def test_summary_carries_the_normalised_fields(request, run_dag, devin_emulator, devin_api_version):
+    session_id = new_session("pull_request")
+    dr = run_dag(make_dag(request, session_id=session_id))
+    summary = ti_of(dr).xcom_pull(task_ids="wait")
+    assert summary["pull_request_urls"] == [summary["pull_request_url"]]
+    assert summary["last_devin_message"]
+    if devin_api_version == "v3":
+        assert summary["status"] == "running" and summary["status_detail"] == "finished"
+        assert summary["acus_consumed"] > 0
+    else:
+        assert summary["status_detail"] is None and summary["acus_consumed"] is None

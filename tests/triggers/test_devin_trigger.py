@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_devin.hooks.devin import DevinHook
 from airflow_provider_devin.operators.devin import idempotency_tag, task_instance_key
+from airflow_provider_devin.session import StatusClass
 from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 
 ALLOWED_KWARGS = {
@@ -24,7 +25,11 @@ ALLOWED_KWARGS = {
     "max_acu_limit",
     "terminate_on_kill",
     "max_poll_errors",
-    "reply_after_index",
+    "acu_budget",
+    "reply_pending",
+    "position",
+    "previous_class",
+    "url",
 }
 
 
@@ -113,7 +118,7 @@ async def test_expired_session_yields_failed(devin_emulator):
     sid = create_session("expire")
     (event,) = await collect(make_trigger(session_id=sid))
     assert event.payload["status"] == "failed"
-    assert "expired" in event.payload["message"]
+    assert "ended without finishing" in event.payload["message"]
 
 
 async def test_deadline_yields_timeout_naming_the_last_status(devin_emulator):
@@ -143,16 +148,16 @@ def no_retry_conn(devin_emulator, monkeypatch):
     return "devin_noretry"
 
 
-async def test_transient_poll_errors_are_tolerated_up_to_the_bound(devin_emulator, no_retry_conn):
+async def test_transient_poll_errors_are_tolerated_up_to_the_bound(devin_emulator, api, no_retry_conn):
     sid = create_session("finish")
-    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{sid}", status=503, times=3)
+    devin_emulator.control.inject_fault("GET", api.session(sid), status=503, times=3)
     (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=3))
     assert event.payload["status"] == "success"
 
 
-async def test_too_many_consecutive_poll_errors_yield_error(devin_emulator, no_retry_conn):
+async def test_too_many_consecutive_poll_errors_yield_error(devin_emulator, api, no_retry_conn):
     sid = create_session("finish")
-    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{sid}", status=503, times=10)
+    devin_emulator.control.inject_fault("GET", api.session(sid), status=503, times=10)
     (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=2))
     assert event.payload["status"] == "error"
     assert "3 times in a row" in event.payload["message"]
@@ -180,26 +185,49 @@ def capture_log(trigger) -> ListHandler:
     return handler
 
 
-async def test_logs_one_line_per_status_change_or_message_not_per_poll(devin_emulator):
+async def test_logs_one_line_per_status_change_or_message_not_per_poll(devin_emulator, api):
     sid = create_session("working_forever")
     trigger = make_trigger(session_id=sid, poll_interval=0.05, deadline=time.time() + 2.5)
     log = capture_log(trigger)
     (event,) = await collect(trigger)
     assert event.payload["status"] == "timeout"
-    polls = len(devin_emulator.control.journal(method="GET", path=f"/v1/sessions/{sid}"))
-    status_lines = [line for line in log.lines if "status:" in line]
-    message_lines = [line for line in log.lines if line.startswith("Devin (session")]
+    polls = len(devin_emulator.control.journal(method="GET", path=api.session(sid)))
+    status_lines = [line for line in log.lines if line.startswith("Devin status:")]
+    message_lines = [line for line in log.lines if line.startswith("Devin: ")]
     assert polls >= 10
     assert len(status_lines) == 1
     assert len(message_lines) == 3  # working_forever writes three progress messages
-    assert len(log.lines) == 4
+    assert not any(sid in line for line in message_lines + status_lines)
+    assert len(log.lines) == 5  # plus the one line naming the session and its URL
+    assert sid in log.lines[0]
 
 
-async def test_on_kill_terminates_the_session_when_configured(devin_emulator):
+async def test_a_trigger_logs_only_the_messages_after_the_position_it_was_given(devin_emulator):
+    sid = create_session("finish")
+    devin_emulator.control.advance(25)  # the first two progress messages exist
+    seen = DevinHook().read_session(sid)
+    already = [m.text for m in seen.new_messages if m.from_devin]
+    assert len(already) == 2
+    trigger = make_trigger(session_id=sid, position=seen.position.encode())
+    log = capture_log(trigger)
+    (event,) = await collect(trigger)
+    assert event.payload["status"] == "success"
+    logged = [line.removeprefix("Devin: ") for line in log.lines if line.startswith("Devin: ")]
+    assert logged and not set(logged) & set(already)
+    assert event.payload["summary"]["last_devin_message"] == logged[-1]
+
+
+def test_a_trigger_serialized_by_provider_0_1_still_loads():
+    legacy = make_trigger(reply_after_index=3)
+    assert legacy.reply_pending is True
+    assert "reply_after_index" not in legacy.serialize()[1]
+
+
+async def test_on_kill_terminates_the_session_when_configured(devin_emulator, api):
     sid = create_session("working_forever")
     await make_trigger(session_id=sid, terminate_on_kill=True).on_kill()
-    assert [j["path"] for j in devin_emulator.control.journal(method="DELETE")] == [f"/v1/sessions/{sid}"]
-    assert DevinHook().get_session(sid)["status_enum"] == "expired"
+    assert api.deletes(devin_emulator.control) == [api.session(sid)]
+    assert DevinHook().read_session(sid).view.status_class in (StatusClass.FAILED, StatusClass.EXITED)
 
 
 async def test_on_kill_leaves_the_session_alone_when_not_configured(devin_emulator):
