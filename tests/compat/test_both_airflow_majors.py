@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from devin_versions import VERSIONS, ApiPaths
 
 from airflow_provider_devin.operators.devin import DevinCreateSessionOperator, DevinSendMessageOperator
 from airflow_provider_devin.sensors.devin import DevinSessionSensor
@@ -22,14 +23,14 @@ SCHEMA = {
 }
 
 
-def creates(devin_emulator):
-    return [e for e in devin_emulator.control.journal(method="POST") if e["path"] == "/v1/sessions"]
-
-
+@pytest.mark.parametrize("devin_api_version", VERSIONS)
 @pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferred"])
-def test_create_wait_message_and_sense_on_this_airflow(run_dag, devin_emulator, deferrable):
+def test_create_wait_message_and_sense_on_this_airflow(run_dag, devin_emulator, deferrable, devin_api_version):
+    api = ApiPaths(devin_api_version)
     devin_emulator.control.set_speed(600)
-    with DAG(f"compat_smoke_{deferrable}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    with DAG(
+        f"compat_smoke_{deferrable}_{devin_api_version}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False
+    ) as dag:
         create = DevinCreateSessionOperator(
             task_id="create",
             prompt="Summarise the open issues.",
@@ -56,8 +57,7 @@ def test_create_wait_message_and_sense_on_this_airflow(run_dag, devin_emulator, 
     dag_run = run_dag(dag)
 
     assert str(dag_run.state).endswith("success")
-    assert len(creates(devin_emulator)) == 1
+    assert len(api.creates(devin_emulator.control)) == 1
     (session,) = devin_emulator.control.sessions()
-    sends = [e for e in devin_emulator.control.journal(method="POST") if e["path"].endswith("/message")]
-    assert len(sends) == 1
+    assert len(api.message_posts(devin_emulator.control)) == 1
     assert session["session_id"].startswith("devin-")
