@@ -40,3 +40,7 @@ def run_example(airflow_db: Path, devin_emulator: Any, example_dagbag: Any) -> A
         return dag.test(run_conf=conf)
 
     return _run
+
+
+# Every example runs once per Devin API version (v1, v3): the DAGs do not change.
+from devin_versions import api, devin_api_version  # noqa: E402, F401

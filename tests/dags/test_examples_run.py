@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from devin_versions import ApiPaths
+
 from ._helpers import task_states, xcom
 
 
 def creates(emulator: Any) -> list[dict[str, Any]]:
-    return emulator.control.journal(method="POST", path="/v1/sessions")
+    return ApiPaths(emulator.api_version).creates(emulator.control)
 
 
 def test_nightly_maintenance_reviews_the_pull_request_devin_opened(run_example: Any, devin_emulator: Any) -> None:
@@ -58,12 +60,13 @@ def test_data_quality_fix_attaches_the_report_and_follows_up_on_the_same_session
     assert states["ask_devin_to_fix"] == "success"
     assert states["ask_for_regression_test"] == "success"
     assert states["publish_orders"] == "skipped"
-    [upload] = devin_emulator.control.journal(method="POST", path="/v1/attachments")
+    api = ApiPaths(devin_emulator.api_version)
+    [upload] = devin_emulator.control.journal(method="POST", path=api.attachments)
     assert upload["status"] == 200
     [create] = creates(devin_emulator)
-    assert 'ATTACHMENT:"' in create["body"]["prompt"]
+    assert len(api.attachment_urls(create["body"])) == 1
     session_id = xcom(dag_run, "ask_devin_to_fix", key="session_id")
-    [message] = devin_emulator.control.journal(method="POST", path=f"/v1/sessions/{session_id}/message")
+    [message] = devin_emulator.control.journal(method="POST", path=api.message(session_id))
     assert "regression test" in message["body"]["message"]
     follow_up = xcom(dag_run, "ask_for_regression_test")
     assert follow_up["session_id"] == session_id
