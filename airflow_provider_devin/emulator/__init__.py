@@ -1,4 +1,4 @@
-"""A local, in-memory Devin v1 API for tests and offline DAG development.
+"""A local, in-memory Devin API (v1 and the v3 organization API) for tests and offline DAG development.
 
 Importing this package is cheap (it is imported by the pytest plugin in every pytest run of
 every user who installs the provider): FastAPI, uvicorn and the server load only when one of
@@ -20,8 +20,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-#: The API key every emulator accepts unless it is started with other keys.
+#: The v1 API key every emulator accepts unless it is started with other keys.
 DEFAULT_API_KEY = "apk_user_emulator_test_key"
+
+#: The v3 (``cog_``) key every emulator accepts unless it is started with other keys; its
+#: organization is ``org-emulator``.
+DEFAULT_V3_API_KEY = "cog_emulator_test_key"
+
+#: The organization of the default keys.
+DEFAULT_ORG_ID = "org-emulator"
 
 #: Emulated seconds per real second unless told otherwise: a documented minute passes in a second.
 DEFAULT_SPEED = 60.0
@@ -52,7 +59,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_ORG_ID",
     "DEFAULT_SPEED",
+    "DEFAULT_V3_API_KEY",
     "SCENARIOS",
     "EmulatorControl",
     "EmulatorControlError",

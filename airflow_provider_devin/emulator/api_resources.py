@@ -31,29 +31,13 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.post("/attachments")
     async def upload_attachment(request: Request, file: UploadFile = File(...)) -> JSONResponse:  # noqa: B008
-        content = await file.read()
-        name = (file.filename or "file").replace("\\", "/").rsplit("/", 1)[-1] or "file"
-        attachment_id = str(uuid.uuid4())
-        content_type = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        with state.lock:
-            state.attachments[(attachment_id, name)] = (content, content_type)
+        attachment_id, name = await store_upload(state, file)
         # Real Devin answers with a storage URL whose last two segments are the same uuid/name.
         return JSONResponse(f"{base_url(request)}/v1/attachments/{attachment_id}/{quote(name)}")
 
     @router.get("/attachments/{attachment_id}/{name}")
     async def download_attachment(attachment_id: str, name: str, request: Request) -> Response:
-        with state.lock:
-            if (attachment_id, name) not in state.attachments:
-                raise ApiError(404, f"Attachment {attachment_id}/{name} not found.")
-        expires = int(time.time()) + PRESIGNED_TTL_SECONDS
-        signature = blob_signature(state, attachment_id, name, expires)
-        host = _other_host(request.url.hostname or "127.0.0.1")
-        port = f":{request.url.port}" if request.url.port else ""
-        location = (
-            f"{request.url.scheme}://{host}{port}/_emulator/blob/{attachment_id}/{quote(name)}"
-            f"?expires={expires}&signature={signature}"
-        )
-        return RedirectResponse(location, status_code=307)
+        return redirect_to_blob(state, request, attachment_id, name)
 
     # -- secrets ------------------------------------------------------------------------------
 
@@ -66,7 +50,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(items)
 
     @router.post("/secrets")
-    async def create_secret(params: CreateSecretParams) -> JSONResponse:
+    async def create_secret(params: CreateSecretParams, request: Request) -> JSONResponse:
         with state.lock:
             if any(secret["key"] == params.key for secret in state.secrets.values()):
                 raise ApiError(409, f"A secret with key {params.key!r} already exists in this organization.")
@@ -80,6 +64,7 @@ def build_router(state: EmulatorState) -> APIRouter:
                 "note": params.note,
                 "value_sha256": hashlib.sha256(params.value.encode()).hexdigest(),
             }
+            state.touch_resource(secret_id, state.key_info(api_key(request)).user_id, created=True)
         return JSONResponse({"id": secret_id})
 
     @router.delete("/secrets/{secret_id}")
@@ -114,6 +99,7 @@ def build_router(state: EmulatorState) -> APIRouter:
                 "created_by": {"full_name": email.split("@")[0], "id": _user_id(email), "image_url": None},
             }
             state.knowledge[note_id] = note
+            state.touch_resource(note_id, _user_id(email), created=True)
             return JSONResponse(dict(note))
 
     @router.put("/knowledge/{note_id}")
@@ -124,6 +110,7 @@ def build_router(state: EmulatorState) -> APIRouter:
                 raise ApiError(404, f"Knowledge note {note_id} not found.")
             _check_folder(state, params.parent_folder_id)
             note.update(params.model_dump())  # full replacement of the editable fields
+            state.touch_resource(note_id, "")
             return JSONResponse(dict(note))
 
     @router.delete("/knowledge/{note_id}")
@@ -164,6 +151,7 @@ def build_router(state: EmulatorState) -> APIRouter:
                 "macro": params.macro,
             }
             state.playbooks[playbook_id] = playbook
+            state.touch_resource(playbook_id, _user_id(email), created=True)
             return JSONResponse(dict(playbook))
 
     @router.get("/playbooks/{playbook_id}")
@@ -184,6 +172,7 @@ def build_router(state: EmulatorState) -> APIRouter:
                 updated_by_user_id=_user_id(email),
                 updated_by_user_name=email.split("@")[0],
             )
+            state.touch_resource(playbook_id, _user_id(email))
         return JSONResponse({"status": "success"})
 
     @router.delete("/playbooks/{playbook_id}")
@@ -195,6 +184,33 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse({"status": "success"})
 
     return router
+
+
+async def store_upload(state: EmulatorState, file: UploadFile) -> tuple[str, str]:
+    """Keep an uploaded file (v1 and v3 share the store); returns ``(attachment_id, name)``."""
+    content = await file.read()
+    name = (file.filename or "file").replace("\\", "/").rsplit("/", 1)[-1] or "file"
+    attachment_id = str(uuid.uuid4())
+    content_type = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    with state.lock:
+        state.attachments[(attachment_id, name)] = (content, content_type)
+    return attachment_id, name
+
+
+def redirect_to_blob(state: EmulatorState, request: Request, attachment_id: str, name: str) -> Response:
+    """307 to a presigned-style URL on another host name for the same server."""
+    with state.lock:
+        if (attachment_id, name) not in state.attachments:
+            raise ApiError(404, f"Attachment {attachment_id}/{name} not found.")
+    expires = int(time.time()) + PRESIGNED_TTL_SECONDS
+    signature = blob_signature(state, attachment_id, name, expires)
+    host = _other_host(request.url.hostname or "127.0.0.1")
+    port = f":{request.url.port}" if request.url.port else ""
+    location = (
+        f"{request.url.scheme}://{host}{port}/_emulator/blob/{attachment_id}/{quote(name)}"
+        f"?expires={expires}&signature={signature}"
+    )
+    return RedirectResponse(location, status_code=307)
 
 
 def blob_signature(state: EmulatorState, attachment_id: str, name: str, expires: int) -> str:

@@ -16,15 +16,19 @@ class Fault:
     """One fault rule.
 
     :param method: HTTP method to match, or ``"*"`` for any.
-    :param path_pattern: ``fnmatch`` pattern on the path, e.g. ``"/v1/sessions/*"``.
-    :param status: answer with this status (429, 500, 502 or 503) and a ``{"detail": ...}`` body.
+    :param path_pattern: ``fnmatch`` pattern on the path, e.g. ``"/v1/sessions/*"`` or
+        ``"/v3/organizations/*/sessions"``.
+    :param status: answer with this status (429, 500, 502 or 503) and a ``{"detail": ...}`` body
+        (v1) or a ``ProblemDetail`` (v3).
     :param retry_after: ``Retry-After`` header value in seconds (429 defaults to ``1``).
     :param delay: real seconds to wait before answering (alone: then answer normally).
     :param drop_connection: close the socket without sending any HTTP response.
     :param malformed_json: answer 200 with a body that is not valid JSON.
     :param times: how many matching requests it applies to.
     :param after_processing: let the emulator handle the request first (a create really creates),
-        then replace the answer with the fault: "the work was done but the answer was lost".
+        then replace the answer with the fault: "the work was done but the answer was lost". With
+        ``delay`` alone: the real answer is sent ``delay`` seconds after the work was done (a slow
+        create that succeeds server-side while the client has already timed out).
     """
 
     method: str
@@ -48,8 +52,8 @@ class Fault:
             raise ValueError(f"delay must be >= 0, got {self.delay}")
         if not self.path_pattern.startswith("/") and not self.path_pattern.startswith("*"):
             raise ValueError(f"path_pattern must start with '/' or '*', got {self.path_pattern!r}")
-        if self.after_processing and not (self.status or self.drop_connection or self.malformed_json):
-            raise ValueError("after_processing needs status, drop_connection or malformed_json")
+        if self.after_processing and not (self.status or self.drop_connection or self.malformed_json or self.delay):
+            raise ValueError("after_processing needs status, drop_connection, malformed_json or delay")
         if self.status == 429 and self.retry_after is None:
             self.retry_after = 1
         if not self.fault_id:

@@ -3,7 +3,8 @@
 It is plain ASGI (no ``BaseHTTPMiddleware``) so a poll costs little, and it must stay outermost:
 dropping a connection needs uvicorn's own ``send`` to reach the socket.
 
-* ``/v1/...``: faults, then auth, then the app; every request is journaled.
+* ``/v1/...`` and ``/v3/...``: faults, then auth, then the app; every request is journaled.
+  v1 answers auth failures FastAPI-style (``{"detail": "..."}``), v3 as ``ProblemDetail``.
 * ``/_emulator/blob/...`` (presigned attachment downloads): journaled, no auth, no faults.
 * everything else (control API, web pages): passed straight through.
 """
@@ -18,12 +19,16 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from airflow_provider_devin.emulator.faults import Fault
+from airflow_provider_devin.emulator.keys import LEGACY_PREFIX
+from airflow_provider_devin.emulator.problem import PROBLEM_MEDIA_TYPE, is_v3, problem
 from airflow_provider_devin.emulator.state import EmulatorState
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 REDACTED = "***"
 MALFORMED_BODY = b'{"session_id": "devin-'
+#: ``/v3/organizations/<resource>`` without an org id: resolved from the credential (contract §1).
+ORG_RESOURCES = ("sessions", "attachments", "knowledge", "playbooks", "secrets")
 
 
 class EmulatorMiddleware:
@@ -36,7 +41,8 @@ class EmulatorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_api = path.startswith("/v1/") or path == "/v1"
+        v3 = is_v3(path)
+        is_api = path.startswith("/v1/") or path == "/v1" or v3
         if not is_api and not path.startswith("/_emulator/blob/"):
             await self.app(scope, receive, send)
             return
@@ -58,30 +64,65 @@ class EmulatorMiddleware:
 
         try:
             fault = self.state.take_fault(scope["method"], path) if is_api else None
-            if fault is not None and not fault.after_processing and await self._apply_fault(fault, send, entry):
+            if fault is not None and not fault.after_processing and await self._apply_fault(fault, send, entry, v3):
                 return
             if is_api:
-                if presented is None or presented not in self.state.api_keys:
-                    detail = (
-                        "Missing or malformed Authorization header; expected 'Bearer <api key>'."
-                        if presented is None
-                        else "Invalid API key."
-                    )
-                    await _send_json(send, 401, {"detail": detail}, [(b"www-authenticate", b"Bearer")])
-                    entry["status"] = 401
+                refusal = self._refusal(presented, v3)
+                if refusal is not None:
+                    status, detail = refusal
+                    if v3:
+                        pd = problem(status, detail, path)
+                        await _send_json(send, status, pd, [(b"www-authenticate", b"Bearer")], PROBLEM_MEDIA_TYPE)
+                    else:
+                        await _send_json(send, status, {"detail": detail}, [(b"www-authenticate", b"Bearer")])
+                    entry["status"] = status
                     return
-                scope = {**scope, "devin_api_key": presented}
+                scope = {**scope, "devin_api_key": presented, "path": self._resolve_org(path, presented)}
             if fault is not None and fault.after_processing:
-                await self.app(scope, replay, _discard)
-                if await self._apply_fault(fault, send, entry):
+                answer: list[Message] = []
+
+                async def keep(message: Message) -> None:
+                    answer.append(message)
+
+                await self.app(scope, replay, keep)
+                if await self._apply_fault(fault, send, entry, v3):
                     return
-                raise RuntimeError("an after_processing fault needs status, drop_connection or malformed_json")
+                # delay only: the work is done, the real answer comes late (after a client timeout)
+                for message in answer:
+                    await recording_send(message)
+                entry["status"] = status_box["status"]
+                return
             await self.app(scope, replay, recording_send)
             entry["status"] = status_box["status"]
         finally:
             self.state.record(entry, generation)
 
-    async def _apply_fault(self, fault: Fault, send: Any, entry: dict[str, Any]) -> bool:
+    def _refusal(self, presented: str | None, v3: bool) -> tuple[int, str] | None:
+        """``(status, detail)`` when the key may not call this API version, else None."""
+        if presented is None:
+            return 401, "Missing or malformed Authorization header; expected 'Bearer <api key>'."
+        info = self.state.api_keys.get(presented)
+        if v3:
+            if presented.startswith(LEGACY_PREFIX) or (info is not None and info.version != "v3"):
+                return 403, (
+                    "This is a v1 API key (apk_...); the v3 API accepts only service user keys and "
+                    "personal access tokens (cog_...)."
+                )
+            return (401, "Invalid API key.") if info is None else None
+        if info is None or info.version != "v1":
+            return 401, "Invalid API key."
+        return None
+
+    def _resolve_org(self, path: str, presented: str | None) -> str:
+        """``/v3/organizations/sessions...`` -> ``/v3/organizations/<the key's org>/sessions...``."""
+        parts = path.split("/")
+        if len(parts) > 3 and parts[1:3] == ["v3", "organizations"] and parts[3] in ORG_RESOURCES:
+            info = self.state.api_keys.get(presented or "")
+            if info is not None:
+                return "/".join([*parts[:3], info.org_id, *parts[3:]])
+        return path
+
+    async def _apply_fault(self, fault: Fault, send: Any, entry: dict[str, Any], v3: bool = False) -> bool:
         """Carry out ``fault``; True when it answered (or dropped) the request itself."""
         entry["fault"] = fault.fault_id
         if fault.delay:
@@ -96,7 +137,11 @@ class EmulatorMiddleware:
             if fault.retry_after is not None:
                 extra.append((b"retry-after", _retry_after(fault.retry_after).encode()))
             detail = f"Injected fault: HTTP {fault.status} from the Devin emulator."
-            await _send_json(send, fault.status, {"detail": detail}, extra)
+            if v3:
+                payload = problem(fault.status, detail, entry["path"])
+                await _send_json(send, fault.status, payload, extra, PROBLEM_MEDIA_TYPE)
+            else:
+                await _send_json(send, fault.status, {"detail": detail}, extra)
             entry["status"] = fault.status
             return True
         if fault.malformed_json:
@@ -123,10 +168,6 @@ class EmulatorMiddleware:
             "client": f"{client[0]}:{client[1]}" if client else None,
             "had_authorization": "authorization" in headers,
         }
-
-
-async def _discard(message: Message) -> None:
-    """The real answer of a request whose answer a fault replaces."""
 
 
 async def _read_body(receive: Any) -> bytes:
@@ -171,13 +212,18 @@ def _describe_body(body: bytes, content_type: str, path: str, secrets: list[str]
         return text if len(text) <= 200 else f"<{len(body)} bytes, not JSON>"
     if isinstance(parsed, dict):
         # Secret values never land in the journal either.
-        if path.startswith("/v1/secrets") and "value" in parsed:
+        if (path.startswith("/v1/secrets") or _is_v3_secrets(path)) and "value" in parsed:
             parsed["value"] = REDACTED
         if isinstance(parsed.get("session_secrets"), list):
             parsed["session_secrets"] = [
                 {**item, "value": REDACTED} if isinstance(item, dict) else item for item in parsed["session_secrets"]
             ]
     return parsed
+
+
+def _is_v3_secrets(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) > 4 and parts[1:3] == ["v3", "organizations"] and "secrets" in parts[3:5]
 
 
 def _retry_after(seconds: float) -> str:
@@ -196,8 +242,14 @@ def _drop(send: Any) -> None:
         cycle.disconnected = True
 
 
-async def _send_json(send: Any, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    await _send_raw(send, status, json.dumps(payload).encode(), b"application/json", extra)
+async def _send_json(
+    send: Any,
+    status: int,
+    payload: Any,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    media_type: str = "application/json",
+) -> None:
+    await _send_raw(send, status, json.dumps(payload).encode(), media_type.encode(), extra)
 
 
 async def _send_raw(
