@@ -6,6 +6,12 @@ AIRFLOW_HOME in ``.airflow/demo``, triggers ``devin_nightly_maintenance``, print
 session URL and Devin's messages as they arrive, then the outcome, and stops every process it
 started -- also on Ctrl-C or failure.
 
+API version: the emulator runs Devin's v3 API by default (a ``cog_`` key bound to the organization
+``org-emulator``, which is what a new Devin customer has); ``--api v1`` uses the legacy v1 API (an
+``apk_user_`` key). With a real key the version follows the key (``cog_`` -> v3, ``apk_`` -> v1)
+unless ``--api`` says otherwise; for v3, ``DEVIN_ORG_ID`` (optional: else ``GET /v3/self``) goes
+into the connection's ``org_id`` extra. The demo says which version and organization it uses.
+
 Run it through ``scripts/demo`` (which builds the environment first). Options: ``--help``.
 """
 
@@ -33,7 +39,13 @@ from tools.local_airflow import (  # noqa: E402
 
 DAG_ID = "devin_nightly_maintenance"
 TASK_ID = "ask_devin"
-EMULATOR_KEY = "apk_user_emulator_test_key"
+# The emulator's default keys (airflow_provider_devin.emulator.DEFAULT_V3_API_KEY / DEFAULT_API_KEY),
+# spelled out so that choosing one does not import the provider before AIRFLOW_HOME is set.
+EMULATOR_KEYS = {"v3": "cog_emulator_test_key", "v1": "apk_user_emulator_test_key"}
+
+
+class ConnectionProblem(Exception):
+    """The Devin connection cannot be used (wrong key, key and --api disagree, no org id, ...)."""
 
 
 class Progress:
@@ -46,9 +58,10 @@ class Progress:
         self.states: dict[str, str | None] = {}
         self.session_id: str | None = None
         self.session_url: str | None = None
-        self.seen_events: set[str] = set()
+        self.status_label: str | None = None
         self.status_enum: str | None = None
-        self._hook: Any = None
+        self.position: Any = None  # where reading Devin's messages stopped (a MessagePosition)
+        self.hook: Any = None
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
@@ -70,44 +83,70 @@ class Progress:
         if self.session_id:
             self.show_messages()
 
-    def prepare(self) -> None:
-        """Import the hook now (a few seconds of Airflow imports) so the first messages show promptly."""
-        from airflow_provider_devin.hooks.devin import DevinHook
-
-        self._hook = DevinHook()
-
     def show_messages(self) -> None:
+        """Read the session and the messages new since the last read (the same call on v1 and v3)."""
         from airflow_provider_devin.exceptions import DevinAPIError
 
-        if self._hook is None:
-            self.prepare()
         try:
-            details = self._hook.get_session(self.session_id)
+            snapshot = self.hook.read_session(str(self.session_id), self.position)
         except DevinAPIError as err:  # progress display only: never fail the demo on a poll
             self.say(f"(could not read the session: {err})")
             return
-        if details.get("status_enum") != self.status_enum:
-            self.status_enum = details.get("status_enum")
-            self.say(f"Devin status: {self.status_enum}")
-        for message in details.get("messages") or []:
-            event = message.get("event_id") or f"{message.get('timestamp')}:{message.get('message')}"
-            if event in self.seen_events:
-                continue
-            self.seen_events.add(event)
-            if message.get("type") == "devin_message":
-                text = textwrap.shorten(str(message.get("message", "")), width=160, placeholder=" ...")
-                self.say(f"Devin: {text}")
+        self.position = snapshot.position
+        view = snapshot.view
+        if view.status_label != self.status_label:
+            self.status_label, self.status_enum = view.status_label, view.status_enum
+            self.say(f"Devin status: {view.status_label}")
+        for message in snapshot.new_messages:
+            if message.from_devin:
+                self.say(f"Devin: {textwrap.shorten(message.text, width=160, placeholder=' ...')}")
 
 
 def devin_connection(args: argparse.Namespace, emulator_url: str | None) -> tuple[str, str]:
-    """(AIRFLOW_CONN_DEVIN_DEFAULT value, a description of where it points)."""
+    """(AIRFLOW_CONN_DEVIN_DEFAULT value, a description of where it points).
+
+    The emulator connection holds only the key: the hook picks the version from its prefix and,
+    on v3, asks ``GET /v3/self`` for the organization -- the setup of a customer who has just been
+    given a ``cog_`` key. A real connection gets ``api_version`` from ``--api`` and ``org_id`` from
+    ``DEVIN_ORG_ID`` when they are given; otherwise it is used as it is.
+    """
     if emulator_url:
-        conn = {"conn_type": "devin", "host": emulator_url, "password": EMULATOR_KEY}
+        key = EMULATOR_KEYS[args.api or "v3"]
+        conn = {"conn_type": "devin", "host": emulator_url, "password": key}
         return json.dumps(conn), f"the local Devin API emulator at {emulator_url} (speed {args.speed:g}x)"
+    extras: dict[str, Any] = {}
+    if args.api:
+        extras["api_version"] = args.api
+    if os.environ.get("DEVIN_ORG_ID"):
+        extras["org_id"] = os.environ["DEVIN_ORG_ID"].strip()
     if os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"):
-        return os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"], "the Devin API from AIRFLOW_CONN_DEVIN_DEFAULT"
-    conn = {"conn_type": "devin", "password": os.environ["DEVIN_API_KEY"]}
+        value = os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"]
+        return (with_extras(value, extras) if extras else value), "the Devin API from AIRFLOW_CONN_DEVIN_DEFAULT"
+    conn = {"conn_type": "devin", "password": os.environ["DEVIN_API_KEY"].strip()}
+    if extras:
+        conn["extra"] = extras
     return json.dumps(conn), "the real Devin API (https://api.devin.ai) with DEVIN_API_KEY"
+
+
+def with_extras(value: str, extras: dict[str, Any]) -> str:
+    """A connection (Airflow's JSON or URI form) with ``extras`` merged in, as JSON."""
+    from airflow.models.connection import Connection
+
+    if value.lstrip().startswith("{"):
+        conn = Connection.from_json(value, conn_id="devin_default")
+    else:
+        conn = Connection(conn_id="devin_default", uri=value)
+    conn.set_extra(json.dumps({**conn.extra_dejson, **extras}))
+    return str(conn.as_json())
+
+
+def describe_api(hook: Any) -> str:
+    """Which API version and organization the hook's connection reaches, in words (may call /v3/self)."""
+    if hook.api_version != "v3":
+        return "Devin API v1 (legacy)"
+    org = hook.org_id  # the org_id extra, or GET /v3/self (once, cached by the hook)
+    source = "the connection's org_id extra" if hook.settings.org_id else "GET /v3/self"
+    return f"Devin API v3, organization {org} (from {source})"
 
 
 def stop_real_session(progress: Progress) -> None:
@@ -130,8 +169,18 @@ def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Prog
     for ti in sorted(tis, key=lambda t: t["task_id"]):
         print(f"      {ti['task_id']:<22} {ti.get('state')}")
     print(f"    session: {result.get('url') or progress.session_url or '-'}")
-    print(f"    Devin status: {result.get('status_enum') or progress.status_enum or '-'}")
-    print(f"    pull request: {result.get('pull_request_url') or '-'}")
+    status = result.get("status")
+    if status is not None and result.get("status_detail"):
+        status = f"{status}/{result['status_detail']}"
+    status_enum = result.get("status_enum") or progress.status_enum or "-"
+    raw = status or progress.status_label
+    print(f"    Devin status: {status_enum}" + (f" ({raw})" if raw and raw != status_enum else ""))
+    pull_requests = result.get("pull_request_urls") or (
+        [result["pull_request_url"]] if result.get("pull_request_url") else []
+    )
+    print(f"    pull request: {', '.join(pull_requests) or '-'}")
+    if result.get("acus_consumed") is not None:
+        print(f"    ACUs consumed: {result['acus_consumed']:g}")
     if result.get("structured_output") is not None:
         rendered = json.dumps(result["structured_output"], indent=2)
         print("    structured output:\n" + textwrap.indent(rendered, "      "))
@@ -151,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         "--repo", default=None, help="repository for the maintenance prompt (owner/name), for real-API runs"
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the run")
+    parser.add_argument(
+        "--api",
+        choices=("v3", "v1"),
+        default=None,
+        help="Devin API version: the emulator uses v3 unless told v1; a real key picks its own (cog_ -> v3, "
+        "apk_ -> v1) unless this says otherwise",
+    )
     args = parser.parse_args(argv)
 
     real = bool(os.environ.get("DEVIN_API_KEY") or os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"))
@@ -184,6 +240,17 @@ def main(argv: list[str] | None = None) -> int:
                 EmulatorControl(emulator.base_url).set_default_scenario(args.scenario)
             conn, where = devin_connection(args, emulator.base_url if emulator else None)
             print(f"    sessions go to {where}", flush=True)
+            # The demo process reads Devin's messages itself, through the same connection; reading
+            # it now also checks the key and the version before Airflow starts.
+            os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"] = conn
+            from airflow_provider_devin._compat import AirflowException
+            from airflow_provider_devin.hooks.devin import DevinHook
+
+            hook = DevinHook()
+            try:
+                print(f"    API: {describe_api(hook)}", flush=True)
+            except AirflowException as err:  # also DevinAPIError: 401, 403, unreachable host
+                raise ConnectionProblem(str(err)) from err
 
             airflow = LocalAirflow(
                 args.home,
@@ -200,8 +267,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             airflow.start()
             print(f"    healthy after {time.monotonic() - started:.1f}s; UI at {airflow.api_url} (no login)")
-            # The demo process reads Devin's messages itself, through the same connection.
-            os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"] = conn
 
             airflow.wait_for_dag(DAG_ID)
             run_conf: dict[str, Any] = {}
@@ -209,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_conf["repo"] = args.repo
             run_id = f"demo__{time.strftime('%Y%m%dT%H%M%S')}"
             progress = Progress(airflow, run_id, time.monotonic())
-            progress.prepare()
+            progress.hook = hook
             airflow.trigger_dag(DAG_ID, conf=run_conf, run_id=run_id)
             print(f"==> triggered {DAG_ID}, run {run_id}", flush=True)
             progress.started = time.monotonic()
@@ -223,6 +288,13 @@ def main(argv: list[str] | None = None) -> int:
             exit_code = 130
             if real and progress is not None and progress.session_id:
                 stop_real_session(progress)
+        except ConnectionProblem as err:
+            print(
+                f"\n==> the Devin connection does not work (Airflow was not started): {err}",
+                file=sys.stderr,
+                flush=True,
+            )
+            exit_code = 2
         except DeploymentError as err:
             print(f"\n==> failed: {err}", file=sys.stderr, flush=True)
             exit_code = 1
