@@ -8,6 +8,8 @@ REFERENCE_PAGES = {
     "airflow_provider_devin.triggers.devin": "reference/triggers",
     "airflow_provider_devin.links.devin": "reference/links",
     "airflow_provider_devin.status": "reference/status",
+    "airflow_provider_devin.session": "reference/session",
+    "airflow_provider_devin.idempotency": "reference/idempotency",
     "airflow_provider_devin.exceptions": "reference/exceptions",
     "airflow_provider_devin.api_types": "reference/api_types",
     "airflow_provider_devin.emulator": "reference/emulator",
