@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 
-from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_SPEED
+from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_SPEED, DEFAULT_V3_API_KEY
 
 ENV_API_KEYS = "DEVIN_EMULATOR_API_KEYS"
 
@@ -20,7 +20,7 @@ ENV_API_KEYS = "DEVIN_EMULATOR_API_KEYS"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="devin-emulator",
-        description="A local Devin v1 API for tests and offline DAG development.",
+        description="A local Devin API (v1 and the v3 organization API) for tests and offline DAG development.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=8787, help="TCP port; 0 picks a free one (default 8787)")
@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="api_keys",
         metavar="KEY",
-        help=f"accepted API key (repeatable; default {DEFAULT_API_KEY!r}, or ${ENV_API_KEYS} comma-separated)",
+        help=(
+            f"accepted API key, cog_... for v3 (repeatable; default {DEFAULT_API_KEY!r} and "
+            f"{DEFAULT_V3_API_KEY!r}, or ${ENV_API_KEYS} comma-separated)"
+        ),
     )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request (off by default: benchmarks)")
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print("devin-emulator: --speed must be > 0", file=sys.stderr)
         return 2
     keys = args.api_keys or [k for k in os.environ.get(ENV_API_KEYS, "").split(",") if k.strip()]
-    keys = [k.strip() for k in keys] or [DEFAULT_API_KEY]
+    keys = [k.strip() for k in keys] or [DEFAULT_API_KEY, DEFAULT_V3_API_KEY]
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(speed=args.speed, api_keys=keys)
     print(
-        f"devin-emulator: serving the Devin v1 API on http://{host}:{port} (speed {args.speed:g}x, "
+        f"devin-emulator: serving the Devin v1 and v3 APIs on http://{host}:{port} (speed {args.speed:g}x, "
         f"{len(keys)} accepted key(s); control API under /_emulator/)",
         file=sys.stderr,
         flush=True,

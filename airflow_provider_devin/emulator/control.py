@@ -20,6 +20,14 @@ from urllib.parse import quote, urlencode
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
 class EmulatorControlError(RuntimeError):
     """The control API refused a call (unknown session or scenario, invalid fault...).
 
@@ -84,15 +92,18 @@ class EmulatorControl:
         """Make the next ``times`` Devin requests matching ``method`` and ``path_pattern`` misbehave.
 
         :param method: ``"GET"``, ``"POST"``... or ``"*"`` for any method.
-        :param path_pattern: ``fnmatch`` pattern on the path, e.g. ``"/v1/sessions/*"``.
-        :param status: answer 429, 500, 502 or 503 with a ``{"detail": ...}`` body.
+        :param path_pattern: ``fnmatch`` pattern on the path, e.g. ``"/v1/sessions/*"`` or
+            ``"/v3/organizations/*/sessions"``.
+        :param status: answer 429, 500, 502 or 503 with a ``{"detail": ...}`` body (v3: a ``ProblemDetail``).
         :param retry_after: ``Retry-After`` seconds (429 sends ``1`` unless told otherwise).
         :param delay: real seconds to wait first (on its own: then answer normally).
         :param drop_connection: close the socket without any HTTP response.
         :param malformed_json: answer 200 with a truncated JSON body.
         :param times: how many matching requests it applies to.
         :param after_processing: handle the request first (a create really creates a session), then
-            replace the answer with the fault: the work was done but the answer was lost.
+            replace the answer with the fault: the work was done but the answer was lost. With
+            ``delay`` alone: the real answer comes ``delay`` seconds after the work was done (a
+            slow create that succeeds although the client timed out).
         :return: the stored rule, with its ``fault_id``.
         """
         return self._call(
@@ -142,8 +153,22 @@ class EmulatorControl:
     # -- sessions and time --------------------------------------------------------------------
 
     def sessions(self) -> list[dict[str, Any]]:
-        """Every session with its details plus emulator internals (scenario, pending changes...)."""
+        """Every session: its v1 details, its v3 state (``v3_status``, ``status_detail``,
+        ``acus_consumed``, ``is_archived``... and ``v3``: the full v3 ``SessionResponse``) and
+        emulator internals (scenario, pending changes...)."""
         return self._call("GET", "/sessions")
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        """One session's view from :meth:`sessions` (``devin-<hex>`` or bare ``<hex>``).
+
+        :param session_id: the session.
+        :raises KeyError: when the emulator has no such session.
+        """
+        wanted = session_id if session_id.startswith("devin-") else f"devin-{session_id}"
+        for view in self.sessions():
+            if view["session_id"] == wanted:
+                return view
+        raise KeyError(f"the emulator has no session {session_id!r}")
 
     def set_scenario(self, session_id: str, scenario: str) -> dict[str, Any]:
         """Restart a session's timeline with another scenario, counted from the current emulated time.
@@ -154,19 +179,73 @@ class EmulatorControl:
         """
         return self._call("POST", f"/sessions/{quote(session_id, safe='')}/scenario", {"scenario": scenario})
 
-    def set_status(self, session_id: str, status_enum: str | None, status: str | None = None) -> dict[str, Any]:
+    def set_status(
+        self,
+        session_id: str,
+        status_enum: Any = _UNSET,
+        status: str | None = None,
+        status_detail: Any = _UNSET,
+        *,
+        legacy_status: str | None = None,
+    ) -> dict[str, Any]:
         """Force a session's status and drop its pending scheduled changes, so it stays there.
 
+        v1 style, ``set_status(sid, "blocked")``: pins the v1 ``status_enum`` (any string, or None)
+        and moves v3 to the matching pair (``running`` + ``waiting_for_user``). v3 style,
+        ``set_status(sid, status="suspended", status_detail="out_of_credits")``: sets the v3 pair and
+        derives v1 (``suspend_requested``). Both: v3 as given, v1 pinned to ``status_enum``.
+
         :param session_id: the session (``devin-...``).
-        :param status_enum: any string (including values v1 does not define), or None.
-        :param status: the legacy ``status`` string; derived from ``status_enum`` when omitted.
+        :param status_enum: the v1 value to pin.
+        :param status: the v3 ``status`` when ``status_detail`` is given or ``status_enum`` is not;
+            otherwise (the pre-v3 meaning) the v1 legacy ``status`` string.
+        :param status_detail: the v3 ``status_detail`` (any string, or None).
+        :param legacy_status: the v1 legacy ``status`` string to show.
         :return: the session's control view.
         """
-        return self._call(
-            "POST",
-            f"/sessions/{quote(session_id, safe='')}/status",
-            {"status_enum": status_enum, "status": status},
-        )
+        body: dict[str, Any] = {"status": status, "legacy_status": legacy_status}
+        if status_enum is not _UNSET:
+            body["status_enum"] = status_enum
+        if status_detail is not _UNSET:
+            body["status_detail"] = status_detail
+        return self._call("POST", f"/sessions/{quote(session_id, safe='')}/status", body)
+
+    def set_acus(self, session_id: str, acus: float) -> dict[str, Any]:
+        """Set a session's v3 ``acus_consumed``; it keeps growing from there while the session works.
+
+        :param session_id: the session (``devin-...``).
+        :param acus: the new value (>= 0).
+        :return: the session's control view.
+        """
+        return self._call("POST", f"/sessions/{quote(session_id, safe='')}/acus", {"acus": acus})
+
+    def set_allowed_tags(self, patterns: list[str] | None) -> None:
+        """Org tag validation for v3: create and tag updates accept only tags matching a pattern.
+
+        :param patterns: ``fnmatch`` patterns (e.g. ``["team:*", "airflow"]``), or None to turn it off.
+            The emulator's own ``emulator-scenario:...`` tags are always accepted.
+        """
+        self._call("POST", "/allowed-tags", {"patterns": patterns})
+
+    def add_api_key(
+        self,
+        key: str,
+        *,
+        org_id: str | None = None,
+        principal: dict[str, Any] | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Accept one more key until the next reset (``cog_...`` = v3, anything else = v1).
+
+        :param key: the key.
+        :param org_id: the organization its v3 paths must name (default ``org-emulator``).
+        :param principal: its ``GET /v3/self`` body (default: a service user of ``org_id``), e.g.
+            ``{"principal_type": "service_user", "service_user_id": "su-1",
+            "service_user_name": "ci", "org_id": None}``.
+        :param email: the user behind it (v1 ``requesting_user_email``).
+        :return: its settings (never the key).
+        """
+        return self._call("POST", "/api-keys", {"key": key, "org_id": org_id, "principal": principal, "email": email})
 
     def set_default_scenario(self, scenario: str) -> None:
         """Scenario for sessions created from now on without a prompt marker or tag.
@@ -192,7 +271,7 @@ class EmulatorControl:
         return self._call("POST", "/speed", {"speed": speed})
 
     def clock(self) -> dict[str, Any]:
-        """``{"emulated_seconds", "now", "speed"}``."""
+        """``{"emulated_seconds", "now", "speed", "epoch"}`` (``epoch``: the v3 timestamp of now)."""
         return self._call("GET", "/clock")
 
     def scenarios(self) -> list[str]:
@@ -209,7 +288,8 @@ class EmulatorControl:
         return self._call("POST", "/knowledge/folders", {"name": name, "description": description})
 
     def reset(self) -> None:
-        """Forget all sessions, resources, faults and the journal; restart the clock."""
+        """Forget all sessions, resources, faults, the journal, added keys and the tag allow-list;
+        restart the clock."""
         self._call("POST", "/reset")
 
     def health(self) -> bool:

@@ -34,8 +34,41 @@ class ScenarioParams(BaseModel):
 
 
 class StatusParams(BaseModel):
+    """Which fields were sent matters (see ``EmulatorControl.set_status``)."""
+
     status_enum: Any = None
     status: str | None = None
+    status_detail: Any = None
+    legacy_status: str | None = None
+
+    def resolved(self) -> tuple[Any, str | None, tuple[str, Any] | None]:
+        """``(status_enum or KEEP, legacy status, v3 pair or None)``."""
+        given = self.model_fields_set
+        status_enum = self.status_enum if "status_enum" in given else scenarios.KEEP
+        legacy = self.legacy_status
+        v3 = None
+        if "status_detail" in given or "status_enum" not in given:
+            if self.status is None:
+                raise ApiError(400, "set_status with status_detail needs status (the v3 status, e.g. 'running').")
+            v3 = (self.status, self.status_detail)
+        elif self.status is not None:
+            legacy = self.status  # the pre-v3 meaning: the v1 legacy status string
+        return status_enum, legacy, v3
+
+
+class AcusParams(BaseModel):
+    acus: float = Field(ge=0)
+
+
+class AllowedTagsParams(BaseModel):
+    patterns: list[str] | None = None
+
+
+class ApiKeyParams(BaseModel):
+    key: str = Field(min_length=1)
+    email: str | None = None
+    org_id: str | None = None
+    principal: dict[str, Any] | None = None
 
 
 class AdvanceParams(BaseModel):
@@ -91,7 +124,27 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.post("/sessions/{session_id}/status")
     async def set_status(session_id: str, params: StatusParams) -> JSONResponse:
-        return JSONResponse(state.set_status(session_id, params.status_enum, params.status))
+        status_enum, legacy, v3 = params.resolved()
+        return JSONResponse(state.set_status(session_id, status_enum, legacy, v3))
+
+    @router.post("/sessions/{session_id}/acus")
+    async def set_acus(session_id: str, params: AcusParams) -> JSONResponse:
+        return JSONResponse(state.set_acus(session_id, params.acus))
+
+    @router.get("/allowed-tags")
+    async def allowed_tags() -> JSONResponse:
+        with state.lock:
+            return JSONResponse({"patterns": state.allowed_tags})
+
+    @router.post("/allowed-tags")
+    async def set_allowed_tags(params: AllowedTagsParams) -> JSONResponse:
+        state.set_allowed_tags(params.patterns)
+        return JSONResponse({"patterns": params.patterns})
+
+    @router.post("/api-keys")
+    async def add_api_key(params: ApiKeyParams) -> JSONResponse:
+        settings = {name: value for name, value in params.model_dump().items() if name != "key" and value is not None}
+        return JSONResponse(state.add_api_key(params.key, settings))
 
     @router.post("/default-scenario")
     async def default_scenario(params: ScenarioParams) -> JSONResponse:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_SPEED
+from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_SPEED, DEFAULT_V3_API_KEY
 from airflow_provider_devin.emulator.control import EmulatorControl
 
 STARTUP_TIMEOUT = 15.0
@@ -21,7 +21,8 @@ class EmulatorServer:
     :param host: interface to bind; loopback by default.
     :param port: TCP port; ``0`` picks a free one (read it back from :attr:`base_url`).
     :param speed: emulated seconds per real second (60: a documented minute passes in a second).
-    :param api_keys: accepted keys, or a mapping key -> user email; default ``[DEFAULT_API_KEY]``.
+    :param api_keys: accepted keys, or a mapping key -> user email or settings (``email``,
+        ``org_id``, ``principal``); default ``DEFAULT_API_KEY`` (v1) and ``DEFAULT_V3_API_KEY`` (v3).
     :param log_level: uvicorn's log level.
 
     ::
@@ -36,7 +37,7 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         speed: float = DEFAULT_SPEED,
-        api_keys: Iterable[str] | Mapping[str, str] | None = None,
+        api_keys: Iterable[str] | Mapping[str, Any] | None = None,
         log_level: str = "warning",
     ) -> None:
         self.host = host
@@ -56,6 +57,13 @@ class EmulatorServer:
         if not self.api_keys:
             return DEFAULT_API_KEY
         return next(iter(self.api_keys))
+
+    @property
+    def v3_api_key(self) -> str | None:
+        """The first accepted ``cog_`` key (``DEFAULT_V3_API_KEY`` unless keys were given), or None."""
+        if not self.api_keys:
+            return DEFAULT_V3_API_KEY
+        return next((key for key in self.api_keys if key.startswith("cog_")), None)
 
     @property
     def base_url(self) -> str:

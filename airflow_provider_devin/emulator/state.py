@@ -15,7 +15,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from airflow_provider_devin.emulator import DEFAULT_SPEED, scenarios
+from airflow_provider_devin.emulator import DEFAULT_SPEED, scenarios, v3_views
 from airflow_provider_devin.emulator.clock import EmulatedClock
 from airflow_provider_devin.emulator.faults import Fault, FaultBook
 from airflow_provider_devin.emulator.keys import DEFAULT_USER_EMAIL, ORG_ID, ApiKey, KeyConfig, make_key, parse_keys
@@ -246,7 +246,12 @@ class EmulatorState(V3State):
             session.pinned_legacy_status = None
             session.touch(now, stamp)
             session.schedule(now, scenarios.SCENARIOS[scenario])
-            return session.control_view(now)
+            return self._control_view(session, now)
+
+    def _control_view(self, session: EmulatedSession, now: float) -> dict[str, Any]:
+        view = session.control_view(now)
+        view["v3"] = v3_views.session_response(session, self.clock, now, full=True)
+        return view
 
     def set_status(
         self,
@@ -270,7 +275,7 @@ class EmulatorState(V3State):
             session.awaiting_answer = False
             session.force_status(now, status_enum, legacy_status, v3)
             session.touch(now, stamp)
-            return session.control_view(now)
+            return self._control_view(session, now)
 
     def set_acus(self, session_id: str, acus: float) -> dict[str, Any]:
         """Set a session's ``acus_consumed`` (it keeps growing from there while the session works)."""
@@ -278,7 +283,7 @@ class EmulatorState(V3State):
             session = self._session(session_id)
             now = self.clock.now()
             session.set_acus(acus, now)
-            return session.control_view(now)
+            return self._control_view(session, now)
 
     def set_allowed_tags(self, patterns: list[str] | None) -> None:
         """Org tag validation: v3 create and tag updates accept only matching tags (None: off)."""
@@ -304,7 +309,7 @@ class EmulatorState(V3State):
             views = []
             for session in self.sessions.values():
                 session.catch_up(now, self.clock)
-                views.append(session.control_view(now))
+                views.append(self._control_view(session, now))
             return views
 
     def reset(self) -> None:
