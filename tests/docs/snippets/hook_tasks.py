@@ -4,16 +4,19 @@
 from airflow.sdk import task
 
 from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.session import StatusClass
 
 
 @task
 def stale_sessions_report() -> list[dict]:
-    """List this DAG's sessions that are still blocked on a question, newest first."""
+    """List this DAG's sessions that are still waiting for a person, newest first."""
     with DevinHook() as hook:  # closes its pooled HTTP connections at the end
+        # find_sessions() lists by tag (every page), re-checks the tag, and returns normalised
+        # views: the same fields on v1 and v3.
         return [
-            {"session_id": s["session_id"], "title": s.get("title"), "updated_at": s["updated_at"]}
-            for s in hook.iter_sessions(tags=["nightly-maintenance"])
-            if s.get("status_enum") == "blocked"
+            {"session_id": view.session_id, "title": view.title, "status": view.status_label, "url": view.url}
+            for view in hook.find_sessions("nightly-maintenance")
+            if view.status_class is StatusClass.NEEDS_HUMAN
         ]
 
 
@@ -32,3 +35,15 @@ def rotate_staging_token(new_token: str) -> str:
 
 
 # --8<-- [end:secrets]
+
+
+# --8<-- [start:messages]
+@task
+def devin_said(session_id: str) -> list[str]:
+    """Everything Devin wrote in a session, oldest first, on either API version."""
+    with DevinHook() as hook:
+        snapshot = hook.read_session(session_id)  # v3: follows the messages cursor to the end
+        return [message.text for message in snapshot.new_messages if message.from_devin]
+
+
+# --8<-- [end:messages]
