@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_fixture_exposes_url_key_control_and_connection(devin_emulator):
     assert devin_emulator.base_url.startswith("http://127.0.0.1:")
@@ -69,3 +71,54 @@ def test_speed_option_reaches_the_fixture(pytester_like_run):
 def test_speed_ini_setting_reaches_the_fixture(pytester_like_run):
     result = pytester_like_run(ini="[pytest]\ndevin_emulator_speed = 7\n")
     assert "speed=7.0" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_default_api_version_is_v1(devin_emulator, devin_api_version):
+    assert devin_api_version == "v1"
+    assert devin_emulator.api_version == "v1"
+    assert devin_emulator.api_prefix == "/v1"
+
+
+@pytest.mark.parametrize("devin_api_version", ["v1", "v3"])
+def test_the_version_picks_the_key_of_the_connection(devin_emulator, devin_api_version):
+    expected_key = {"v1": "apk_user_emulator_test_key", "v3": "cog_emulator_test_key"}[devin_api_version]
+    assert devin_emulator.api_version == devin_api_version
+    assert devin_emulator.api_key == expected_key
+    assert json.loads(devin_emulator.conn_json) == {
+        "conn_type": "devin",
+        "host": devin_emulator.base_url,
+        "password": expected_key,
+    }, "no org_id: a v3 client has to ask /v3/self"
+    assert os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"] == devin_emulator.conn_json
+    assert (devin_emulator.v1_api_key, devin_emulator.v3_api_key, devin_emulator.org_id) == (
+        "apk_user_emulator_test_key",
+        "cog_emulator_test_key",
+        "org-emulator",
+    )
+    import requests
+
+    response = requests.get(
+        f"{devin_emulator.base_url}{devin_emulator.api_prefix}/sessions",
+        headers={"Authorization": f"Bearer {devin_emulator.api_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+
+
+def test_a_v3_connection_with_the_org_id_extra(devin_emulator):
+    from airflow.models.connection import Connection
+
+    conn_json = devin_emulator.connection("v3", with_org_id=True)
+    assert json.loads(conn_json)["extra"] == {"org_id": "org-emulator"}
+    conn = Connection.from_json(conn_json, conn_id="devin_v3")
+    assert conn.password == "cog_emulator_test_key"
+    assert conn.extra_dejson == {"org_id": "org-emulator"}
+    assert "extra" not in json.loads(devin_emulator.connection("v1", with_org_id=True))
+
+
+def test_an_unknown_api_version_is_a_usage_error(pytester_like_run, tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef devin_api_version():\n    return 'v2'\n"
+    )
+    result = pytester_like_run()
+    assert "devin_api_version must be one of" in result.stdout + result.stderr
