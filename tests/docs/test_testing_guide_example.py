@@ -17,19 +17,21 @@ from airflow_provider_devin.hooks.devin import DevinHook
 
 
 # --8<-- [start:hook]
+@pytest.mark.parametrize("devin_api_version", ["v1", "v3"])  # once per Devin API version
 def test_summary_task_reads_devin_structured_output(devin_emulator):
-    # AIRFLOW_CONN_DEVIN_DEFAULT points at the emulator for the duration of this test.
+    # AIRFLOW_CONN_DEVIN_DEFAULT points at the emulator, with that version's key, for this test.
     hook = DevinHook()
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     session = hook.create_session("Check the nightly build", structured_output_schema=schema)
 
     devin_emulator.control.advance(60)  # jump the emulated clock: the "finish" scenario ends at 60 s
 
-    details = hook.get_session(session["session_id"])
-    assert details["status_enum"] == "finished"
-    assert isinstance(details["structured_output"]["ok"], bool)
+    view = hook.read_session(session["session_id"]).view  # the same fields on v1 and v3
+    assert view.status_enum == "finished"
+    assert isinstance(view.structured_output["ok"], bool)
     # Every request Devin received, with the key redacted: assert on what your code sent.
-    (create,) = devin_emulator.control.journal(method="POST", path="/v1/sessions")
+    sessions_path = f"{devin_emulator.api_prefix}/sessions"  # /v1 or /v3/organizations/org-emulator
+    (create,) = devin_emulator.control.journal(method="POST", path=sessions_path)
     assert create["body"]["structured_output_schema"] == schema
 
 
@@ -41,12 +43,13 @@ def test_polling_survives_a_flaky_devin(devin_emulator):
     hook = DevinHook()
     session_id = hook.create_session("Fix the flaky test [emulator:scenario=pull_request]")["session_id"]
     # The next two GETs of this session answer 503, then Devin recovers: the hook retries.
-    devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", status=503, times=2)
+    session_path = f"{devin_emulator.api_prefix}/sessions/{session_id}"
+    devin_emulator.control.inject_fault("GET", session_path, status=503, times=2)
 
     details = hook.get_session(session_id)
 
     assert details["session_id"] == session_id
-    statuses = [entry["status"] for entry in devin_emulator.control.journal(method="GET")]
+    statuses = [entry["status"] for entry in devin_emulator.control.journal(method="GET", path=session_path)]
     assert statuses == [503, 503, 200]
 
 
@@ -70,6 +73,7 @@ def airflow_env(tmp_path_factory):
     return env
 
 
+@pytest.mark.parametrize("devin_api_version", ["v1", "v3"])
 def test_nightly_maintenance_dag_runs_against_the_emulator(devin_emulator, airflow_env):
     env = {
         **airflow_env,
@@ -88,7 +92,7 @@ def test_nightly_maintenance_dag_runs_against_the_emulator(devin_emulator, airfl
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # One task instance, one session: exactly one create reached "Devin".
-    assert len(devin_emulator.control.journal(method="POST", path="/v1/sessions")) == 1
+    assert len(devin_emulator.control.journal(method="POST", path=f"{devin_emulator.api_prefix}/sessions")) == 1
 
 
 # --8<-- [end:dag]
