@@ -83,6 +83,7 @@ class EmulatorControl:
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        omit_retry_after: bool = False,
         delay: float | None = None,
         drop_connection: bool = False,
         malformed_json: bool = False,
@@ -96,6 +97,7 @@ class EmulatorControl:
             ``"/v3/organizations/*/sessions"``.
         :param status: answer 429, 500, 502 or 503 with a ``{"detail": ...}`` body (v3: a ``ProblemDetail``).
         :param retry_after: ``Retry-After`` seconds (429 sends ``1`` unless told otherwise).
+        :param omit_retry_after: send no ``Retry-After`` header at all.
         :param delay: real seconds to wait first (on its own: then answer normally).
         :param drop_connection: close the socket without any HTTP response.
         :param malformed_json: answer 200 with a truncated JSON body.
@@ -114,6 +116,7 @@ class EmulatorControl:
                 "path_pattern": path_pattern,
                 "status": status,
                 "retry_after": retry_after,
+                "omit_retry_after": omit_retry_after,
                 "delay": delay,
                 "drop_connection": drop_connection,
                 "malformed_json": malformed_json,

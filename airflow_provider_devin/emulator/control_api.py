@@ -22,6 +22,7 @@ class FaultParams(BaseModel):
     path_pattern: str
     status: int | None = None
     retry_after: float | None = None
+    omit_retry_after: bool = False
     delay: float | None = Field(default=None, ge=0)
     drop_connection: bool = False
     malformed_json: bool = False

@@ -21,6 +21,7 @@ class Fault:
     :param status: answer with this status (429, 500, 502 or 503) and a ``{"detail": ...}`` body
         (v1) or a ``ProblemDetail`` (v3).
     :param retry_after: ``Retry-After`` header value in seconds (429 defaults to ``1``).
+    :param omit_retry_after: send no ``Retry-After`` at all (a 429 that does not say when to retry).
     :param delay: real seconds to wait before answering (alone: then answer normally).
     :param drop_connection: close the socket without sending any HTTP response.
     :param malformed_json: answer 200 with a body that is not valid JSON.
@@ -35,6 +36,7 @@ class Fault:
     path_pattern: str
     status: int | None = None
     retry_after: float | None = None
+    omit_retry_after: bool = False
     delay: float | None = None
     drop_connection: bool = False
     malformed_json: bool = False
@@ -54,7 +56,9 @@ class Fault:
             raise ValueError(f"path_pattern must start with '/' or '*', got {self.path_pattern!r}")
         if self.after_processing and not (self.status or self.drop_connection or self.malformed_json or self.delay):
             raise ValueError("after_processing needs status, drop_connection, malformed_json or delay")
-        if self.status == 429 and self.retry_after is None:
+        if self.omit_retry_after:
+            self.retry_after = None
+        elif self.status == 429 and self.retry_after is None:
             self.retry_after = 1
         if not self.fault_id:
             self.fault_id = next(_ids)
