@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +14,9 @@ from airflow_provider_devin._compat import AirflowException
 from airflow_provider_devin.hooks._retry import RetrySettings
 
 DEFAULT_BASE_URL = "https://api.devin.ai"
+API_VERSIONS = ("auto", "v1", "v3")
 DEFAULT_WEB_URL = "https://app.devin.ai"
 USER_AGENT = f"airflow-provider-devin/{__version__}"
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,10 @@ class ConnectionSettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     web_url: str = DEFAULT_WEB_URL
     verify: bool | str = True
+    #: The API generation this connection speaks: ``"v1"`` or ``"v3"`` (``auto`` already resolved).
+    api_version: str = "v1"
+    #: The v3 organization (``org-…``) from the ``org_id`` extra; ``None`` = ask ``GET /v3/self``.
+    org_id: str | None = None
 
     def headers(self, flavour: str) -> dict[str, str]:
         """Request headers for the ``sync`` or ``async`` client."""
@@ -123,14 +125,11 @@ def settings_from_connection(
     api_key = (conn.password or "").strip()
     if not api_key:
         raise AirflowException(
-            f"Devin connection {conn_id!r} has no API key: put the key (apk_user_… or apk_…) in its password field."
-        )
-    if api_key.startswith("cog_"):
-        log.warning(
-            "Devin connection %r holds a cog_ key: those work only with Devin's v3 API; v1 calls will be refused.",
-            conn_id,
+            f"Devin connection {conn_id!r} has no API key: put the key (cog_… for v3, or a legacy "
+            "apk_user_… / apk_… for v1) in its password field."
         )
     extras = _extras(conn)
+    api_version = resolve_api_version(extras.get("api_version"), api_key, conn_id)
     base_url = normalise_base_url(conn.host, conn.port, conn_id)
     on_devin_cloud = urlsplit(base_url).hostname == urlsplit(DEFAULT_BASE_URL).hostname
     default_web = DEFAULT_WEB_URL if on_devin_cloud else base_url
@@ -148,7 +147,61 @@ def settings_from_connection(
         retry=retry,
         web_url=str(extras.get("web_url") or default_web).rstrip("/"),
         verify=_verify(extras.get("verify")),
+        api_version=api_version,
+        org_id=_org_id(extras.get("org_id"), conn_id),
     )
+
+
+def resolve_api_version(value: Any, api_key: str, conn_id: str) -> str:
+    """The API version for ``api_key`` and the ``api_version`` extra (``auto``, ``v1`` or ``v3``).
+
+    ``auto`` (the default, also for an empty extra): a ``cog_`` key speaks v3; ``apk_`` /
+    ``apk_user_`` keys and anything else speak v1 (the behaviour before v3 existed). An explicit
+    version that the key cannot call is refused here, before any request, rather than as a 401
+    later.
+    """
+    text = "auto" if value is None else str(value).strip().lower()
+    if text == "":
+        text = "auto"
+    if text not in API_VERSIONS:
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra 'api_version' must be one of auto, v1, v3, got {value!r}."
+        )
+    is_cog = api_key.startswith("cog_")
+    is_apk = api_key.startswith("apk_")  # also apk_user_
+    if text == "auto":
+        return "v3" if is_cog else "v1"
+    if text == "v1" and is_cog:
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra 'api_version' is v1 but the key is a cog_ key; "
+            "cog_ keys cannot call v1; set api_version to v3 or auto."
+        )
+    if text == "v3" and is_apk:
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra 'api_version' is v3 but the key is an apk_ key; "
+            "apk_ (legacy) keys cannot call v3; set api_version to v1 or auto, or use a cog_ key "
+            "(a service user or personal access token)."
+        )
+    return text
+
+
+def _org_id(value: Any, conn_id: str) -> str | None:
+    """The ``org_id`` extra: ``None`` when empty; otherwise a non-empty id without ``/`` (loosely ``org-…``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra 'org_id' must be a string such as 'org-abc123', got {value!r}."
+        )
+    text = value.strip()
+    if not text:
+        return None
+    if "/" in text or any(char.isspace() for char in text):
+        raise AirflowException(
+            f"Devin connection {conn_id!r}: extra 'org_id' must be an organization id such as 'org-abc123' "
+            f"(no '/' or spaces), got {value!r}. Settings → Devin API in the Devin web app shows it."
+        )
+    return text
 
 
 def _extras(conn: Any) -> dict[str, Any]:

@@ -75,8 +75,61 @@ def test_the_key_is_not_in_the_settings_repr():
     assert KEY not in str(settings)
 
 
-def test_a_v3_key_gives_a_warning_without_the_key(caplog):
+@pytest.mark.parametrize(
+    ("key", "extra", "expected"),
+    [
+        ("cog_fake-v3-test-key", None, "v3"),
+        ("cog_fake-v3-test-key", "auto", "v3"),
+        ("cog_fake-v3-test-key", "", "v3"),
+        ("cog_fake-v3-test-key", "V3", "v3"),
+        (KEY, None, "v1"),
+        ("apk_service_key_0001", "auto", "v1"),
+        ("some-other-key-shape", None, "v1"),
+        ("some-other-key-shape", "v3", "v3"),
+        (KEY, "v1", "v1"),
+    ],
+)
+def test_api_version_comes_from_the_extra_or_the_key_prefix(key, extra, expected):
+    extras = {} if extra is None else {"api_version": extra}
+    assert settings_from_connection(conn(password=key, extra=extras), "c").api_version == expected
+
+
+def test_a_bad_api_version_names_the_extra():
+    with pytest.raises(AirflowException, match="extra 'api_version' must be one of auto, v1, v3, got 'v2'"):
+        settings_from_connection(conn(extra={"api_version": "v2"}), "c")
+
+
+def test_a_cog_key_cannot_be_forced_onto_v1_and_the_message_hides_the_key():
+    with pytest.raises(AirflowException, match="cog_ keys cannot call v1; set api_version to v3 or auto") as caught:
+        settings_from_connection(conn(password="cog_fake-v3-test-key", extra={"api_version": "v1"}), "c")
+    assert "cog_fake-v3-test-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", [KEY, "apk_service_key_0001"])
+def test_an_apk_key_cannot_be_forced_onto_v3(key):
+    with pytest.raises(AirflowException, match="apk_ \\(legacy\\) keys cannot call v3") as caught:
+        settings_from_connection(conn(password=key, extra={"api_version": "v3"}), "c")
+    assert key not in str(caught.value)
+
+
+def test_a_cog_key_no_longer_warns(caplog):
     with caplog.at_level(logging.WARNING):
         settings_from_connection(conn(password="cog_fake-v3-test-key"), "c")
-    assert "cog_ key" in caplog.text
-    assert "cog_fake-v3-test-key" not in caplog.text
+    assert caplog.text == ""
+
+
+def test_org_id_extra_is_read_and_loosely_checked():
+    assert settings_from_connection(conn(extra={"org_id": " org-abc123 "}), "c").org_id == "org-abc123"
+    assert settings_from_connection(conn(extra={"org_id": ""}), "c").org_id is None
+    assert settings_from_connection(conn(), "c").org_id is None
+    with pytest.raises(AirflowException, match="extra 'org_id' must be an organization id"):
+        settings_from_connection(conn(extra={"org_id": "org-a/sessions"}), "c")
+    with pytest.raises(AirflowException, match="extra 'org_id' must be a string"):
+        settings_from_connection(conn(extra={"org_id": 12}), "c")
+
+
+def test_an_enterprise_host_is_kept_for_v3():
+    settings = settings_from_connection(
+        conn(host="https://api.acme.devinenterprise.com", password="cog_fake-v3-test-key"), "c"
+    )
+    assert (settings.base_url, settings.api_version) == ("https://api.acme.devinenterprise.com", "v3")
