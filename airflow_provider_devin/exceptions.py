@@ -85,11 +85,23 @@ class DevinNotFoundError(DevinAPIError):
 
 
 class DevinValidationError(DevinAPIError):
-    """422: Devin rejected the request body; :attr:`errors` holds its ``detail`` list (never retried)."""
+    """422: Devin rejected the request body; :attr:`errors` holds the field-level failures (never retried).
+
+    :param message: The full, human-readable message.
+    :param errors: The field-level failures: v3 ``ProblemDetail.errors``, or the FastAPI ``detail``
+        list (``{"loc": [...], "msg": ..., "type": ...}``); read from ``detail`` when not given.
+    :param kwargs: As for :class:`DevinAPIError`.
+    """
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self._errors = list(errors) if errors else None
 
     @property
     def errors(self) -> list[dict[str, Any]]:
-        """The FastAPI-style ``detail`` items: ``{"loc": [...], "msg": ..., "type": ...}``."""
+        """The field-level failures (v3 ``errors`` or the v1 ``detail`` list); ``[]`` when none were given."""
+        if getattr(self, "_errors", None):
+            return list(self._errors or [])
         return [item for item in self.detail if isinstance(item, dict)] if isinstance(self.detail, list) else []
 
 

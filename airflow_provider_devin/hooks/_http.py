@@ -35,7 +35,7 @@ class ApiRequest:
 
     :param operation: What is attempted, in words, for logs and errors (``"get session devin-1"``).
     :param method: HTTP method.
-    :param path: Path under the base URL, starting with ``/v1/``.
+    :param path: Path under the base URL, starting with ``/v1/`` or ``/v3/``.
     :param params: Query parameters as ordered pairs (repeated keys allowed: ``tags=a&tags=b``).
     :param json_body: The JSON body, or :data:`NO_BODY`.
     :param replay_safe: Whether sending it twice cannot do the work twice. GET, PUT, DELETE and an
@@ -101,38 +101,120 @@ def interpret_response(request: ApiRequest, status: int, headers: Mapping[str, s
 
 
 def error_for_status(request: ApiRequest, status: int, headers: Mapping[str, str], content: bytes) -> DevinAPIError:
-    """Map a non-2xx response to a typed error whose message quotes Devin's ``detail``."""
-    detail = _detail_from(content)
-    said = _describe_detail(detail)
+    """Map a non-2xx response to a typed error whose message quotes Devin's own words.
+
+    Both error bodies Devin sends are read: FastAPI's ``{"detail": "..." | [{loc, msg, type}]}``
+    (v1, and older v3 pages) and RFC 9457 ``ProblemDetail`` (``{type, title, status, detail,
+    instance, errors}``, v3). They map to the same exception types on both versions.
+    """
+    problem = read_problem(content)
+    said = _describe_detail(problem.detail if problem.detail not in (None, "") else problem.title)
     common: dict[str, Any] = {
         "operation": request.operation,
         "method": request.method,
         "path": request.path,
         "status_code": status,
-        "detail": detail,
+        "detail": problem.detail,
     }
     where = f"Devin API: {request.operation} failed with HTTP {status}"
+    v3 = request.path.startswith("/v3/")
     if status in (401, 403):
-        hint = (
-            "Check the API key in the Devin connection (password field): v1 accepts personal (apk_user_…) "
-            "and service (apk_…) keys; cog_ keys only work with the v3 API."
-            if status == 401
-            else "The key is valid but lacks permission for this call (check its org scope and role)."
-        )
-        return DevinAuthError(f"{where}: {said}. {hint}", **common)
+        return DevinAuthError(f"{where}: {said}. {_auth_hint(status, v3=v3)}", **common)
     if status == 404:
-        return DevinNotFoundError(
-            f"{where}: {said}. Check that the id exists and belongs to the organisation of this key.", **common
-        )
+        scope = "the organization (org_id) of this connection" if v3 else "the organisation of this key"
+        return DevinNotFoundError(f"{where}: {said}. Check that the id exists and belongs to {scope}.", **common)
     if status == 422:
-        return DevinValidationError(f"{where}: Devin rejected the request: {said}.", **common)
+        errors = problem.errors
+        field_text = _describe_detail(errors) if errors and not isinstance(problem.detail, list) else ""
+        message = f"{where}: Devin rejected the request: {said}"
+        if field_text and field_text != said:
+            message += f" ({field_text})"
+        return DevinValidationError(f"{message}.", errors=errors, **common)
+    retry_after = retry_after_from(headers)
     if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
         return DevinRateLimitError(f"{where}: rate limited ({said}).", retry_after=retry_after, **common)
     if status >= 500:
-        retry_after = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
         return DevinServerError(f"{where}: {said}. Devin had a server-side problem.", retry_after=retry_after, **common)
     return DevinAPIError(f"{where}: {said}.", **common)
+
+
+def _auth_hint(status: int, *, v3: bool) -> str:
+    if v3:
+        if status == 401:
+            return (
+                "Check the API key in the Devin connection (password field): v3 accepts cog_ keys (a service "
+                "user's key or a personal access token); legacy apk_ keys only work with the v1 API "
+                "(set the extra api_version to v1 or auto)."
+            )
+        return (
+            "The key is valid but may not act here: check that the connection's org_id is the key's "
+            "organization (Settings → Devin API shows it) and that its service user or role has the "
+            "permission this call needs (e.g. ViewOrgSessions, ManageOrgSessions)."
+        )
+    if status == 401:
+        return (
+            "Check the API key in the Devin connection (password field): v1 accepts personal (apk_user_…) "
+            "and service (apk_…) keys; cog_ keys only work with the v3 API (set the extra api_version to "
+            "v3 or auto)."
+        )
+    return "The key is valid but lacks permission for this call (check its org scope and role)."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What an error body says, whichever shape it has.
+
+    :param detail: ``detail`` as sent (a string, a FastAPI list, or a non-JSON preview), or ``None``.
+    :param title: the ProblemDetail ``title``, if any.
+    :param errors: field-level failures: ProblemDetail ``errors``, else a list ``detail``'s dict items.
+    """
+
+    detail: Any = None
+    title: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_problem(content: bytes) -> Problem:
+    """Read a FastAPI ``{"detail": ...}`` or an RFC 9457 ``ProblemDetail`` error body (or neither)."""
+    if not content or not content.strip():
+        return Problem()
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return Problem(detail=_preview(content))
+    if not isinstance(body, dict):
+        return Problem(detail=body)
+    detail = body.get("detail") if "detail" in body else None
+    if "detail" not in body and not {"title", "errors", "type", "status"} & body.keys():
+        detail = body  # an unknown shape: quote it whole
+    title = body.get("title") if isinstance(body.get("title"), str) else None
+    raw_errors = body.get("errors")
+    if not isinstance(raw_errors, list):
+        raw_errors = detail if isinstance(detail, list) else []
+    errors = [item for item in raw_errors if isinstance(item, dict)]
+    return Problem(detail=detail, title=title, errors=errors)
+
+
+def retry_after_from(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` (read by Devin's official SDK) or ``Retry-After``."""
+    millis = _header(headers, "retry-after-ms")
+    if millis:
+        try:
+            value = float(millis)
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value / 1000.0
+    return parse_retry_after(_header(headers, "Retry-After"))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
 
 
 def log_response(logger: Any, request: ApiRequest, status: int, started: float) -> None:
@@ -174,18 +256,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
-def _detail_from(content: bytes) -> Any:
-    if not content:
-        return None
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return _preview(content)
-    if isinstance(body, dict) and "detail" in body:
-        return body["detail"]
-    return body
-
-
 def _describe_detail(detail: Any) -> str:
     if detail is None or detail == "":
         return "no detail given"
@@ -193,8 +263,11 @@ def _describe_detail(detail: Any) -> str:
         parts = []
         for item in detail[:10]:
             if isinstance(item, dict):
-                location = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-                parts.append(f"{location or 'body'}: {item.get('msg', item)}")
+                location = item.get("loc", item.get("field", item.get("pointer", [])))
+                if isinstance(location, (list, tuple)):
+                    location = ".".join(str(part) for part in location if part != "body")
+                message = item.get("msg", item.get("message", item.get("detail", item)))
+                parts.append(f"{location or 'body'}: {message}")
             else:
                 parts.append(str(item))
         return "; ".join(parts)
