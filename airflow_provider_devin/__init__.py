@@ -6,6 +6,7 @@ heavy parts (requests, tenacity, httpx) load only inside the hook.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from airflow_provider_devin.__version__ import __version__
@@ -55,6 +56,8 @@ _check_airflow_version()
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+    from airflow_provider_devin.hooks._form import CONN_FIELDS, ui_field_behaviour  # standard library only
+
     return {
         "package-name": "airflow-provider-devin",
         "name": "Devin",
@@ -86,36 +89,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "devin",
                 "hook-class-name": "airflow_provider_devin.hooks.devin.DevinHook",
                 "hook-name": "Devin",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port"],
-                    "relabeling": {"host": "Base URL", "password": "API key"},
-                    "placeholders": {
-                        "host": "https://api.devin.ai",
-                        "password": "apk_user_... or apk_...",
-                    },
-                },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Request timeout (s)",
-                        "schema": {"type": ["integer", "number", "null"], "minimum": 1, "default": 30},
-                        "description": "Read timeout for one HTTP request to Devin.",
-                    },
-                    "connect_timeout": {
-                        "label": "Connect timeout (s)",
-                        "schema": {"type": ["integer", "number", "null"], "minimum": 0.1, "default": 10},
-                        "description": "TCP/TLS connect timeout.",
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
-                        "description": "Retries after the first attempt, for failures that are safe to retry.",
-                    },
-                    "max_retry_wait": {
-                        "label": "Max wait between retries (s)",
-                        "schema": {"type": ["integer", "number", "null"], "minimum": 0, "default": 60},
-                        "description": "Cap on backoff and on a server's Retry-After.",
-                    },
-                },
+                "ui-field-behaviour": ui_field_behaviour(provider_info=True),
+                "conn-fields": copy.deepcopy(CONN_FIELDS),
             }
         ],
     }

@@ -1,4 +1,4 @@
-"""The JSON shapes of the Devin v1 API, as ``TypedDict`` s.
+"""The JSON shapes of the Devin v1 and v3 APIs, as ``TypedDict`` s.
 
 They stay plain dicts at run time, so results go through XCom untouched. Devin may add fields at
 any time: every consumer reads with ``.get`` and ignores what it does not know.
@@ -16,11 +16,21 @@ __all__ = [
     "KnowledgeEntry",
     "KnowledgeFolder",
     "KnowledgeListing",
+    "KnowledgeNoteV3",
+    "MessagePageV3",
+    "PaginatedResponse",
     "Playbook",
+    "PlaybookV3",
     "PullRequest",
+    "PullRequestV3",
     "SecretMetadata",
+    "SecretV3",
+    "SelfResponse",
     "SessionDetails",
     "SessionMessage",
+    "SessionMessageV3",
+    "SessionPageV3",
+    "SessionResponse",
     "SessionSecretInput",
     "SessionSummary",
 ]
@@ -161,3 +171,143 @@ class Playbook(TypedDict):
     created_by_user_name: NotRequired[str | None]
     updated_by_user_id: NotRequired[str | None]
     updated_by_user_name: NotRequired[str | None]
+
+
+# --- v3 (``devin-api-v3.md``) -------------------------------------------------------------------
+
+
+class PaginatedResponse(TypedDict):
+    """A v3 list page. ``end_cursor`` is null on the last page; ``total`` may be omitted."""
+
+    items: list[Any]
+    has_next_page: NotRequired[bool]
+    end_cursor: NotRequired[str | None]
+    total: NotRequired[int | None]
+
+
+class PullRequestV3(TypedDict):
+    """An item of v3 ``pull_requests`` (no PR number: parse it from ``pr_url``)."""
+
+    pr_url: str
+    pr_state: str | None
+
+
+class SessionResponse(TypedDict):
+    """A v3 session (create, get, list items, message, terminate, archive, unarchive).
+
+    ``status_detail``, ``structured_output`` and ``category`` are filled only on get and list.
+    Timestamps are integer epoch seconds.
+    """
+
+    session_id: str
+    url: str
+    status: str  # new | claimed | running | exit | error | suspended | resuming | (others may appear)
+    tags: list[str]
+    org_id: str
+    created_at: int
+    updated_at: int
+    acus_consumed: float
+    pull_requests: list[PullRequestV3]
+    status_detail: NotRequired[str | None]
+    structured_output: NotRequired[Any]
+    title: NotRequired[str | None]
+    user_id: NotRequired[str | None]
+    service_user_id: NotRequired[str | None]
+    playbook_id: NotRequired[str | None]
+    parent_session_id: NotRequired[str | None]
+    child_session_ids: NotRequired[list[str] | None]
+    is_archived: NotRequired[bool]
+    origin: NotRequired[str | None]
+    category: NotRequired[str | None]
+    subcategory: NotRequired[str | None]
+    devin_mode: NotRequired[str | None]
+    automation_id: NotRequired[str | None]
+
+
+class SessionPageV3(PaginatedResponse):
+    """``GET /v3/organizations/{org_id}/sessions``."""
+
+    items: list[SessionResponse]  # type: ignore[misc]
+
+
+class SessionMessageV3(TypedDict):
+    """An item of ``GET .../sessions/{devin_id}/messages``, chronological."""
+
+    event_id: str
+    source: str  # devin | user
+    message: str
+    created_at: int
+
+
+class MessagePageV3(PaginatedResponse):
+    """``GET .../sessions/{devin_id}/messages``."""
+
+    items: list[SessionMessageV3]  # type: ignore[misc]
+
+
+class SelfResponse(TypedDict):
+    """``GET /v3/self``: one of four principals, told apart by ``principal_type``.
+
+    ``org_id`` may be null (e.g. enterprise service users): then the connection needs the
+    ``org_id`` extra.
+    """
+
+    principal_type: str  # service_user | pat_user | devin_brain | windsurf_session
+    org_id: NotRequired[str | None]
+    service_user_id: NotRequired[str]
+    service_user_name: NotRequired[str]
+    user_id: NotRequired[str]
+    user_name: NotRequired[str | None]
+    api_key_id: NotRequired[str]
+    api_key_name: NotRequired[str]
+    devin_id: NotRequired[str]
+    creator_service_user_id: NotRequired[str | None]
+
+
+class KnowledgeNoteV3(TypedDict):
+    """A v3 knowledge note (v1 calls ``trigger`` ``trigger_description``)."""
+
+    note_id: str
+    name: str
+    body: str
+    trigger: str
+    access_type: str
+    created_at: int
+    updated_at: int
+    folder_id: str | None
+    folder_path: str
+    is_enabled: bool
+    macro: str | None
+    org_id: str | None
+    pinned_repo: str | None
+
+
+class PlaybookV3(TypedDict):
+    """A v3 playbook (DELETE returns it too)."""
+
+    playbook_id: str
+    title: str
+    body: str
+    access_type: str
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    macro: str | None
+    org_id: str | None
+
+
+class SecretV3(TypedDict):
+    """A v3 secret's metadata (values are never returned); ``list_secrets`` normalises it to
+    :class:`SecretMetadata`."""
+
+    secret_id: str
+    secret_type: str
+    key: str | None
+    note: str | None
+    is_sensitive: bool
+    access_type: str
+    created_at: int
+    created_by: str
+    updated_at: NotRequired[int | None]
+    updated_by: NotRequired[str | None]

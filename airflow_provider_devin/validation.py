@@ -15,15 +15,22 @@ __all__ = [
     "MAX_TAGS",
     "require_id",
     "require_text",
+    "validate_choice",
+    "validate_epoch_seconds",
     "validate_id_list",
     "validate_max_acu_limit",
+    "validate_page_size",
+    "validate_repos",
     "validate_session_secrets",
     "validate_structured_output_schema",
     "validate_tags",
+    "validate_uri_list",
 ]
 
 MAX_TAGS = 50
 MAX_SCHEMA_BYTES = 64 * 1024
+#: v3 ``attachment_urls`` items: ``format: uri``, 1-2083 characters.
+MAX_URI_CHARS = 2083
 
 
 def require_text(field: str, value: object) -> str:
@@ -112,3 +119,63 @@ def validate_session_secrets(secrets: object, field: str = "session_secrets") ->
             raise ValueError(f"{field}[{index}].value (for key {key!r}) must be a string.")
         result.append({"key": key, "value": value, "sensitive": bool(item.get("sensitive", True))})
     return result
+
+
+def validate_page_size(value: object, field: str, maximum: int | None = None) -> int:
+    """Check a page size: a positive integer, at most ``maximum`` when the API caps it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{field} must be a positive integer, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{field} must be at most {maximum} on this API version, got {value}.")
+    return value
+
+
+def validate_uri_list(field: str, urls: Iterable[str] | None) -> list[str] | None:
+    """Check a list of absolute URLs (``scheme://…``), each 1-2083 characters (v3 ``attachment_urls``)."""
+    if urls is None:
+        return None
+    if isinstance(urls, str):
+        raise ValueError(f"{field} must be a list of URLs, not a single string ({urls!r}).")
+    result = []
+    for index, url in enumerate(urls):
+        if not isinstance(url, str) or not url.strip():
+            raise ValueError(f"{field}[{index}] must be a non-empty URL string, got {url!r}.")
+        if len(url) > MAX_URI_CHARS:
+            raise ValueError(f"{field}[{index}] is {len(url)} characters; Devin accepts at most {MAX_URI_CHARS}.")
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme.isascii() or not scheme.replace("+", "").replace("-", "").isalnum() or not rest:
+            raise ValueError(f"{field}[{index}] must be an absolute URL such as 'https://…', got {url!r}.")
+        result.append(url)
+    return result
+
+
+def validate_repos(repos: Iterable[str] | None, field: str = "repos") -> list[str] | None:
+    """Check repository names (``owner/repo``): non-empty strings without spaces."""
+    if repos is None:
+        return None
+    if isinstance(repos, str):
+        raise ValueError(f"{field} must be a list of repository names, not a single string ({repos!r}).")
+    result = []
+    for index, repo in enumerate(repos):
+        text = require_text(f"{field}[{index}]", repo).strip()
+        if any(char.isspace() for char in text):
+            raise ValueError(f"{field}[{index}] must be a repository name such as 'owner/repo', got {repo!r}.")
+        result.append(text)
+    return result
+
+
+def validate_choice(field: str, value: object, choices: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``choices``."""
+    allowed = tuple(choices)
+    if value not in allowed:
+        raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}.")
+    return str(value)
+
+
+def validate_epoch_seconds(field: str, value: object) -> int | None:
+    """Check a v3 timestamp filter: integer epoch seconds (``None`` = no filter)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{field} must be integer epoch seconds (e.g. int(time.time())), got {value!r}.")
+    return value

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from airflow_provider_devin.api_types import SessionDetails, SessionSummary
-from airflow_provider_devin.hooks import _endpoints as endpoints
+from typing_extensions import Unpack
+
+from airflow_provider_devin.api_types import SessionDetails, SessionResponse, SessionSummary
 from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError, choose_transport
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
 from airflow_provider_devin.hooks._http import (
     ApiRequest,
     connection_error,
     interpret_response,
     log_response,
 )
+from airflow_provider_devin.hooks._resolve import DialectResolver
 from airflow_provider_devin.hooks._retry import acall_with_retries
 from airflow_provider_devin.hooks._settings import ConnectionSettings
+from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView
 
 
 class _SharedClient:
@@ -68,10 +72,15 @@ async def lease_client(settings: ConnectionSettings) -> AsyncIterator[AsyncTrans
 class AsyncDevinAPI:
     """Async Devin calls over a leased client; obtained from :meth:`DevinHook.async_api`.
 
+    The same dialects build the requests as on the sync path, under the same retry policy and
+    error mapping; :class:`~airflow_provider_devin.hooks._dialect.SnapshotReader` assembles
+    :meth:`read_session` exactly as the sync hook does.
+
     :param settings: The connection settings.
     :param client: The leased shared transport.
     :param logger: Where retries are logged.
     :param sleep: The coroutine used to wait between retries (tests pass a fake clock).
+    :param resolver: The hook's dialect resolver (the v3 org is resolved once per hook instance).
     """
 
     def __init__(
@@ -80,38 +89,110 @@ class AsyncDevinAPI:
         client: AsyncTransport,
         logger: Any,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        resolver: DialectResolver | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
         self._log = logger
         self._sleep = sleep
+        self._resolver = resolver or DialectResolver(settings)
 
-    async def get_session(self, session_id: str) -> SessionDetails:
-        """Fetch a session's details (``GET /v1/sessions/{session_id}``).
+    @property
+    def api_version(self) -> str:
+        """``"v1"`` or ``"v3"``."""
+        return self._settings.api_version
+
+    async def dialect(self) -> ApiDialect:
+        """The connection's dialect; on v3 without an ``org_id`` extra, ``GET /v3/self`` the first time."""
+        return await self._resolver.aget(self.call)
+
+    async def org_id(self) -> str | None:
+        """The v3 organization (``None`` on v1 without the extra), resolved without blocking the loop."""
+        if self._settings.api_version == "v1":
+            return self._settings.org_id
+        return cast(str, getattr(await self.dialect(), "org_id", None))
+
+    def session_view(self, body: Mapping[str, Any]) -> SessionView:
+        """A session body as the normalised view (no I/O)."""
+        return self._resolver.validating().read_session(body)
+
+    async def _send(self, build: Callable[[ApiDialect], ApiRequest]) -> Any:
+        if self._resolver.resolved is None:
+            build(self._resolver.validating())  # bad input fails before any request, /v3/self included
+        return await self.call(build(await self.dialect()))
+
+    async def get_session(self, session_id: str) -> SessionDetails | SessionResponse:
+        """Fetch a session as Devin returns it (v1 details; v3 ``SessionResponse``).
 
         :param session_id: The session id as Devin returned it (``devin-…``).
         """
-        return cast(SessionDetails, await self.call(endpoints.get_session(session_id)))
+        return cast(SessionDetails | SessionResponse, await self._send(lambda d: d.get_session(session_id)))
+
+    async def read_session(self, session_id: str, position: MessagePosition | None = None) -> SessionSnapshot:
+        """The normalised view plus the messages new since ``position`` (as ``DevinHook.read_session``).
+
+        :param session_id: The session id as Devin returned it.
+        :param position: Where the previous read stopped (``None``: from the first message).
+        """
+        self._resolver.validating().get_session(session_id)
+        reader = SnapshotReader(await self.dialect(), session_id, position)
+        reader.feed_session(await self.call(reader.session_request()))
+        while (request := reader.next_message_request()) is not None:
+            reader.feed_messages(await self.call(request))
+        return reader.snapshot()
 
     async def list_sessions(
-        self, tags: list[str] | None = None, user_email: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[SessionSummary]:
-        """List sessions, optionally filtered by tags and creator email.
+        self,
+        tags: list[str] | None = None,
+        user_email: str | None = None,
+        limit: int = 100,
+        offset: int | None = None,
+        *,
+        cursor: str | None = None,
+        **filters: Unpack[SessionFilters],
+    ) -> list[SessionSummary | SessionResponse]:
+        """One page of sessions (as ``DevinHook.list_sessions``).
 
         :param tags: Only sessions carrying these tags.
-        :param user_email: Only sessions created by this user.
-        :param limit: Page size.
-        :param offset: Items to skip.
+        :param user_email: Only sessions created by this user (v1 only).
+        :param limit: Page size (v3: 1-200).
+        :param offset: Items to skip (v1 only).
+        :param cursor: A previous page's ``next_cursor`` (see :meth:`list_sessions_page`).
+        :param filters: v3 only: ``session_ids`` (up to 200 sessions in one call, for batch
+            polling), ``created_after``/``created_before``/``updated_after``/``updated_before``
+            (epoch seconds), ``is_archived``.
         """
-        body = await self.call(endpoints.list_sessions(tags, user_email, limit, offset))
-        return cast(list[SessionSummary], (body or {}).get("sessions", []))
+        page = await self.list_sessions_page(tags, user_email, limit, offset, cursor=cursor, **filters)
+        return cast(list[SessionSummary | SessionResponse], page.items)
 
-    async def terminate_session(self, session_id: str) -> str | None:
-        """Terminate a session (irreversible); returns Devin's ``detail``.
+    async def list_sessions_page(
+        self,
+        tags: list[str] | None = None,
+        user_email: str | None = None,
+        limit: int = 100,
+        offset: int | None = None,
+        *,
+        cursor: str | None = None,
+        **filters: Unpack[SessionFilters],
+    ) -> Page:
+        """:meth:`list_sessions` with the next page's cursor (``None`` on the last page)."""
+        body = await self._send(
+            lambda d: d.list_sessions(
+                tags=tags, user_email=user_email, page_size=limit, offset=offset, cursor=cursor, **filters
+            )
+        )
+        if offset is not None and cursor is None:
+            cursor = str(offset)
+        return (await self.dialect()).read_session_page(body, page_size=limit, cursor=cursor)
+
+    async def terminate_session(self, session_id: str, *, archive: bool | None = None) -> str | None:
+        """Terminate a session (irreversible); returns Devin's ``detail`` on v1, ``None`` on v3.
 
         :param session_id: The session to end.
+        :param archive: (v3) Also archive it.
         """
-        return endpoints.read_detail(await self.call(endpoints.terminate_session(session_id)))
+        body = await self._send(lambda d: d.terminate_session(session_id, archive=archive))
+        return (await self.dialect()).read_detail(body)
 
     async def call(self, request: ApiRequest) -> Any:
         """Send ``request`` under the shared retry policy and return the decoded body."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView
@@ -33,6 +33,20 @@ class Page:
 
     items: list[dict[str, Any]]
     next_cursor: str | None = None
+
+
+class SessionFilters(TypedDict, total=False):
+    """The v3-only session list filters (keyword arguments of ``list_sessions`` / ``iter_sessions``).
+
+    Timestamps are integer epoch seconds; ``session_ids`` takes ids as Devin returned them.
+    """
+
+    session_ids: list[str]
+    created_after: int
+    created_before: int
+    updated_after: int
+    updated_before: int
+    is_archived: bool
 
 
 class UnsupportedInVersion(ValueError):
@@ -108,8 +122,34 @@ class ApiDialect(ABC):
         """The page's raw session dicts and the cursor of the next one (``page_size``/``cursor``: the request's)."""
 
     @abstractmethod
-    def create_session(self, prompt: str, **fields: Any) -> ApiRequest:
-        """``POST`` a new session; ``fields`` are the keyword arguments of ``DevinHook.create_session``."""
+    def create_session(
+        self,
+        prompt: str,
+        *,
+        idempotent: bool = False,
+        title: str | None = None,
+        tags: Iterable[str] | None = None,
+        playbook_id: str | None = None,
+        snapshot_id: str | None = None,
+        knowledge_ids: Iterable[str] | None = None,
+        secret_ids: Iterable[str] | None = None,
+        session_secrets: Any = None,
+        structured_output_schema: Mapping[str, Any] | None = None,
+        max_acu_limit: int | None = None,
+        unlisted: bool | None = None,
+        repos: Iterable[str] | None = None,
+        attachment_urls: Iterable[str] | None = None,
+        structured_output_required: bool | None = None,
+        devin_mode: str | None = None,
+        create_as_user_id: str | None = None,
+        resumable: bool | None = None,
+        platform: str | None = None,
+        bypass_approval: bool | None = None,
+        child_playbook_id: str | None = None,
+        session_links: Iterable[str] | None = None,
+    ) -> ApiRequest:
+        """``POST`` a new session (the keyword arguments of ``DevinHook.create_session``; the
+        version-only ones are rejected by the other version when not ``None``)."""
 
     @abstractmethod
     def get_session(self, session_id: str) -> ApiRequest: ...
@@ -215,11 +255,30 @@ class ApiDialect(ABC):
         """``(notes page, folders)``; v3 lists no folders here (empty list)."""
 
     @abstractmethod
-    def create_knowledge(self, name: str, body: str, trigger_description: str, **fields: Any) -> ApiRequest: ...
+    def create_knowledge(
+        self,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
+    ) -> ApiRequest: ...
 
     @abstractmethod
     def update_knowledge(
-        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Any
+        self,
+        note_id: str,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
     ) -> ApiRequest: ...
 
     @abstractmethod

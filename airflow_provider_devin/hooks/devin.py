@@ -1,33 +1,34 @@
-"""DevinHook: the only code that speaks HTTP to Devin (v1 API).
+"""DevinHook: the only code that speaks HTTP to Devin, on the v1 (legacy) or the v3 API.
 
-Synchronous calls use one ``requests.Session`` per hook (keep-alive, built lazily); the triggerer
-uses :meth:`DevinHook.async_api` (keep-alive HTTP/1.1 on asyncio streams; httpx behind a proxy).
-Both paths share request building and validation (``_endpoints``), the retry policy (``_retry``)
-and error mapping (``_http``).
+The connection picks the version (extra ``api_version``: ``auto`` → ``cog_`` keys speak v3,
+``apk_`` keys v1). Every public method is the same on both; what differs (paths, pagination,
+bodies, response shapes) lives in the version's dialect (``_v1``, ``_v3``). Synchronous calls use
+one ``requests.Session`` per hook (keep-alive, built lazily); the triggerer uses
+:meth:`DevinHook.async_api` (keep-alive HTTP/1.1 on asyncio streams; httpx behind a proxy). Both
+paths share request building and validation (the dialects), the retry policy (``_retry``), the
+error mapping (``_http``) and the snapshot assembly (``_dialect.SnapshotReader``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from typing_extensions import Unpack
 
 from airflow_provider_devin._compat import BaseHook, aget_connection, mask_secret
 from airflow_provider_devin.api_types import (
     CreateSessionResponse,
-    KnowledgeEntry,
-    KnowledgeListing,
-    Playbook,
-    SecretMetadata,
     SessionDetails,
+    SessionMessageV3,
+    SessionResponse,
     SessionSummary,
 )
-from airflow_provider_devin.hooks import _endpoints as endpoints
+from airflow_provider_devin.exceptions import DevinResponseError
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
 from airflow_provider_devin.hooks._http import (
     NO_BODY,
     ApiRequest,
@@ -35,7 +36,10 @@ from airflow_provider_devin.hooks._http import (
     interpret_response,
     log_response,
 )
+from airflow_provider_devin.hooks._resolve import DialectResolver
+from airflow_provider_devin.hooks._resources import MAX_PAGES, ResourceMethods
 from airflow_provider_devin.hooks._settings import ConnectionSettings, settings_from_connection
+from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView
 
 if TYPE_CHECKING:
     import requests
@@ -45,18 +49,21 @@ if TYPE_CHECKING:
 __all__ = ["DevinHook"]
 
 
-class DevinHook(BaseHook):
-    """Talk to the Devin v1 API with the key held in an Airflow connection.
+class DevinHook(ResourceMethods, BaseHook):
+    """Talk to the Devin API (v1 or v3) with the key held in an Airflow connection.
 
-    The connection (type ``devin``): **password** = API key (``apk_user_…`` or ``apk_…``);
-    **host** = base URL (default ``https://api.devin.ai``; plain ``http://`` only for loopback,
-    e.g. the local emulator); extras ``timeout``, ``connect_timeout`` (seconds), ``max_retries``,
-    ``max_retry_wait`` (seconds), ``web_url`` (where session pages live) and ``verify``
-    (``false`` or a CA bundle path).
+    The connection (type ``devin``): **password** = API key (``cog_…`` for v3; legacy
+    ``apk_user_…`` / ``apk_…`` for v1); **host** = base URL (default ``https://api.devin.ai``;
+    Enterprise deployments use their own API domain; plain ``http://`` only for loopback, e.g. the
+    local emulator); extras ``api_version`` (``auto``, ``v1``, ``v3``), ``org_id`` (v3, ``org-…``;
+    read from ``GET /v3/self`` when empty), ``timeout``, ``connect_timeout`` (seconds),
+    ``max_retries``, ``max_retry_wait`` (seconds), ``web_url`` (where session pages live) and
+    ``verify`` (``false`` or a CA bundle path).
 
-    Every call validates its input before sending (a ``ValueError`` naming the field), retries only
-    when repeating it cannot duplicate work, and raises a
-    :class:`~airflow_provider_devin.exceptions.DevinAPIError` subclass on failure.
+    Every call validates its input before sending (a ``ValueError`` naming the field; an
+    :class:`~airflow_provider_devin.hooks._dialect.UnsupportedInVersion` for an operation or
+    argument the connection's version lacks), retries only when repeating it cannot duplicate
+    work, and raises a :class:`~airflow_provider_devin.exceptions.DevinAPIError` subclass on failure.
 
     :param devin_conn_id: The Airflow connection id.
     :param timeout: Read timeout per request in seconds (overrides the connection extra).
@@ -80,6 +87,7 @@ class DevinHook(BaseHook):
         self._timeout = timeout
         self._max_retries = max_retries
         self._settings: ConnectionSettings | None = None
+        self._resolver: DialectResolver | None = None
         self._http: requests.Session | None = None
         # Injection points for tests (a fake clock); production uses the real ones.
         self._sleep = time.sleep
@@ -93,15 +101,16 @@ class DevinHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Labels for the connection form on Airflow 2.x-3.1 (3.2+ reads provider info instead)."""
-        return {
-            "hidden_fields": ["schema", "login", "port"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {
-                "host": "https://api.devin.ai",
-                "password": "apk_user_... or apk_...",
-                "extra": '{"timeout": 30, "connect_timeout": 10, "max_retries": 5, "max_retry_wait": 60}',
-            },
-        }
+        from airflow_provider_devin.hooks._form import ui_field_behaviour
+
+        return ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The ``api_version`` and ``org_id`` fields of the connection form (Airflow 2.x-3.1)."""
+        from airflow_provider_devin.hooks._form import connection_form_widgets
+
+        return connection_form_widgets()
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -126,9 +135,48 @@ class DevinHook(BaseHook):
         return settings
 
     @property
+    def resolver(self) -> DialectResolver:
+        """Which dialect this hook speaks; resolves the v3 org at most once per hook instance."""
+        if self._resolver is None:
+            self._resolver = DialectResolver(self.settings)
+        return self._resolver
+
+    async def _aresolver(self) -> DialectResolver:
+        if self._resolver is None:
+            self._resolver = DialectResolver(await self.aget_settings())
+        return self._resolver
+
+    @property
     def base_url(self) -> str:
         """The API base URL, e.g. ``https://api.devin.ai``."""
         return self.settings.base_url
+
+    @property
+    def api_version(self) -> str:
+        """``"v1"`` or ``"v3"``: what this connection speaks (``auto`` resolved from the key)."""
+        return self.settings.api_version
+
+    @property
+    def supports_idempotent_create(self) -> bool:
+        """Whether ``create_session(idempotent=True)`` exists (v1 yes; v3 has no idempotency at all)."""
+        return self.api_version == "v1"
+
+    @property
+    def org_id(self) -> str | None:
+        """The v3 organization: the ``org_id`` extra, else ``GET /v3/self`` (once per hook, cached).
+
+        On v1, the ``org_id`` extra if set (v1 paths carry no organization), else ``None``.
+
+        :raises AirflowException: on v3 when neither the extra nor ``/v3/self`` gives one.
+        """
+        if self.api_version == "v1":
+            return self.settings.org_id
+        return cast(str, getattr(self.dialect, "org_id", None))
+
+    @property
+    def dialect(self) -> ApiDialect:
+        """The connection's dialect (on v3 this may call ``GET /v3/self`` once)."""
+        return self.resolver.get(self._call)
 
     def session_url(self, session_id: str) -> str:
         """The web page of a session, for when only its id is known (a reattached session).
@@ -137,6 +185,13 @@ class DevinHook(BaseHook):
         """
         bare = session_id[len("devin-") :] if session_id.startswith("devin-") else session_id
         return f"{self.settings.web_url}/sessions/{bare}"
+
+    def session_view(self, body: Mapping[str, Any]) -> SessionView:
+        """A session body (get, list item, create/terminate response) as the normalised view (no I/O).
+
+        :param body: What ``get_session`` / ``list_sessions`` / ``create_session`` returned.
+        """
+        return self.resolver.validating().read_session(body)
 
     # --- the sync transport ---------------------------------------------------------------------
 
@@ -162,6 +217,14 @@ class DevinHook(BaseHook):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _send(self, build: Callable[[ApiDialect], ApiRequest], *, files: Mapping[str, Any] | None = None) -> Any:
+        """Build with the connection's dialect and send. Validation runs before any request, even
+        before the ``/v3/self`` that may be needed to know the organization."""
+        resolver = self.resolver
+        if resolver.resolved is None:
+            build(resolver.validating())
+        return self._call(build(self.dialect), files=files)
 
     def _call(self, request: ApiRequest, *, files: Mapping[str, Any] | None = None) -> Any:
         from airflow_provider_devin.hooks._retry import call_with_retries
@@ -203,13 +266,15 @@ class DevinHook(BaseHook):
         """Lease this event loop's shared async client for the connection.
 
         Use it for the whole wait (``async with hook.async_api() as api: ...``): the lease is
-        released in ``finally``, and the last lease to leave closes the client.
+        released in ``finally``, and the last lease to leave closes the client. The v3 org is
+        resolved (``GET /v3/self``) on first use, once per hook instance, without blocking the loop.
         """
         from airflow_provider_devin.hooks._async import AsyncDevinAPI, lease_client
 
         settings = await self.aget_settings()
+        resolver = await self._aresolver()
         async with lease_client(settings) as client:
-            yield AsyncDevinAPI(settings, client, self.log, self._asleep)
+            yield AsyncDevinAPI(settings, client, self.log, self._asleep, resolver)
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -218,35 +283,111 @@ class DevinHook(BaseHook):
         tags: Iterable[str] | None = None,
         user_email: str | None = None,
         limit: int = 100,
-        offset: int = 0,
-    ) -> list[SessionSummary]:
-        """List sessions (newest first, as Devin orders them).
+        offset: int | None = None,
+        *,
+        cursor: str | None = None,
+        **filters: Unpack[SessionFilters],
+    ) -> list[SessionSummary | SessionResponse]:
+        """One page of sessions (v1 ``SessionSummary`` items, v3 ``SessionResponse`` items).
 
-        :param tags: Only sessions carrying these tags (sent as repeated ``tags`` parameters).
-        :param user_email: Only sessions created by this user.
-        :param limit: Page size (default 100).
-        :param offset: Number of sessions to skip.
+        :param tags: Only sessions carrying these tags (sent as repeated ``tags`` parameters;
+            whether several tags match with AND or OR is undocumented).
+        :param user_email: Only sessions created by this user (v1 only).
+        :param limit: Page size (v1 default 100, no cap; v3 ``first``, 1-200).
+        :param offset: Number of sessions to skip (v1 only; v3 pages by ``cursor``).
+        :param cursor: A previous page's ``next_cursor`` (see :meth:`list_sessions_page`).
+        :param filters: v3 only: ``session_ids``, ``created_after``, ``created_before``,
+            ``updated_after``, ``updated_before`` (integer epoch seconds), ``is_archived``.
         """
-        body = self._call(endpoints.list_sessions(tags, user_email, limit, offset))
-        return cast(list[SessionSummary], (body or {}).get("sessions", []))
+        page = self.list_sessions_page(tags, user_email, limit, offset, cursor=cursor, **filters)
+        return cast(list[SessionSummary | SessionResponse], page.items)
+
+    def list_sessions_page(
+        self,
+        tags: Iterable[str] | None = None,
+        user_email: str | None = None,
+        limit: int = 100,
+        offset: int | None = None,
+        *,
+        cursor: str | None = None,
+        **filters: Unpack[SessionFilters],
+    ) -> Page:
+        """:meth:`list_sessions` as a :class:`~airflow_provider_devin.hooks._dialect.Page`: the items
+        and the ``next_cursor`` to pass as ``cursor`` (``None`` on the last page; on v1 an offset)."""
+        tag_list = list(tags) if tags is not None else None
+
+        def build(dialect: ApiDialect) -> ApiRequest:
+            return dialect.list_sessions(
+                tags=tag_list, user_email=user_email, page_size=limit, offset=offset, cursor=cursor, **filters
+            )
+
+        body = self._send(build)
+        if offset is not None and cursor is None:
+            cursor = str(offset)
+        return self.dialect.read_session_page(body, page_size=limit, cursor=cursor)
 
     def iter_sessions(
-        self, tags: Iterable[str] | None = None, user_email: str | None = None, page_size: int = 100
-    ) -> Iterator[SessionSummary]:
-        """Iterate over every matching session, page by page, until a short page.
+        self,
+        tags: Iterable[str] | None = None,
+        user_email: str | None = None,
+        page_size: int = 100,
+        **filters: Unpack[SessionFilters],
+    ) -> Iterator[SessionSummary | SessionResponse]:
+        """Iterate over every matching session, page by page (v1 by offset until a short page, v3
+        by cursor until ``has_next_page`` is false).
 
         :param tags: Only sessions carrying these tags.
-        :param user_email: Only sessions created by this user.
-        :param page_size: Sessions fetched per request.
+        :param user_email: Only sessions created by this user (v1 only).
+        :param page_size: Sessions fetched per request (v3: at most 200).
+        :param filters: v3 only, as for :meth:`list_sessions`.
         """
+        from airflow_provider_devin.validation import validate_page_size
+
+        validate_page_size(page_size, "page_size", self.resolver.validating().max_page_size)
         tag_list = list(tags) if tags is not None else None
-        offset = 0
-        while True:
-            page = self.list_sessions(tag_list, user_email, limit=page_size, offset=offset)
-            yield from page
-            if len(page) < page_size:
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            page = self.list_sessions_page(tag_list, user_email, page_size, cursor=cursor, **filters)
+            yield from cast(list[SessionSummary | SessionResponse], page.items)
+            if page.next_cursor is None or not page.items:
                 return
-            offset += len(page)
+            if page.next_cursor in seen:
+                break
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+        raise DevinResponseError(
+            f"Devin API: list sessions returned the cursor {cursor!r} twice (or over {MAX_PAGES} pages); "
+            "refusing to loop.",
+            operation="list sessions",
+            method="GET",
+            path="",
+        )
+
+    def find_sessions(self, tag: str, *, max_sessions: int = 1000) -> list[SessionView]:
+        """The sessions carrying ``tag``, newest first (by ``created_at``).
+
+        Lists with the ``tags`` filter, following every page up to ``max_sessions`` listed items,
+        and re-checks the tag on each item: the API does not document whether its filter is
+        exact, AND or OR, so only sessions that really carry ``tag`` are returned.
+
+        :param tag: The tag to look for (e.g. a task-instance identity tag).
+        :param max_sessions: Stop after this many listed sessions (bounds the requests).
+        """
+        from airflow_provider_devin.validation import require_text
+
+        require_text("tag", tag)
+        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
+            raise ValueError(f"max_sessions must be a positive integer, got {max_sessions!r}.")
+        page_size = min(max_sessions, self.resolver.validating().max_page_size or 100)
+        found: list[SessionView] = []
+        for scanned, item in enumerate(self.iter_sessions(tags=[tag], page_size=page_size), start=1):
+            view = self.session_view(item)
+            if tag in view.tags:
+                found.append(view)
+            if scanned >= max_sessions:
+                break
+        return newest_first(found)
 
     def create_session(
         self,
@@ -263,66 +404,144 @@ class DevinHook(BaseHook):
         structured_output_schema: Mapping[str, Any] | None = None,
         max_acu_limit: int | None = None,
         unlisted: bool | None = None,
-    ) -> CreateSessionResponse:
-        """Start a Devin session.
+        repos: Iterable[str] | None = None,
+        attachment_urls: Iterable[str] | None = None,
+        structured_output_required: bool | None = None,
+        devin_mode: str | None = None,
+        create_as_user_id: str | None = None,
+        resumable: bool | None = None,
+        platform: str | None = None,
+        bypass_approval: bool | None = None,
+        child_playbook_id: str | None = None,
+        session_links: Iterable[str] | None = None,
+    ) -> CreateSessionResponse | SessionResponse:
+        """Start a Devin session. Arguments marked (v1) or (v3) exist only in that version; giving
+        one on the other raises ``UnsupportedInVersion`` before any request.
 
         For ``knowledge_ids`` and ``secret_ids``, ``None`` (omitted) means *all* of the org's and
-        ``[]`` means *none*: an empty list is sent as ``[]``, never dropped.
+        ``[]`` means *none*: an empty list is sent as ``[]``, never dropped. The create is sent
+        once: it is repeated after an ambiguous failure only when ``idempotent=True`` (v1).
 
         :param prompt: The task for Devin (non-empty).
-        :param idempotent: Ask Devin to return the existing session for a repeated identical
-            request; also makes the call safe to retry after an ambiguous network failure.
+        :param idempotent: (v1) Ask Devin to return the existing session for a repeated identical
+            request; also makes the call safe to retry. v3 has no idempotency (``True`` raises).
         :param title: Session title; Devin generates one when omitted.
         :param tags: Up to 50 tags.
         :param playbook_id: A playbook to follow (``playbook-…``).
-        :param snapshot_id: A machine snapshot to start from.
+        :param snapshot_id: (v1) A machine snapshot to start from.
         :param knowledge_ids: Knowledge notes to use (``None`` = all, ``[]`` = none).
         :param secret_ids: Org secrets to expose (``None`` = all, ``[]`` = none).
         :param session_secrets: Secrets that exist only in this session: a list of
-            ``{"key", "value", "sensitive"}`` dicts or a ``{key: value}`` mapping.
+            ``{"key", "value", "sensitive"}`` dicts or a ``{key: value}`` mapping (values masked).
         :param structured_output_schema: JSON Schema (Draft 7, self-contained, at most 64 KB)
             for the session's ``structured_output``.
         :param max_acu_limit: ACU ceiling for the session (> 0).
-        :param unlisted: Hide the session from listings.
-        :return: ``{"session_id", "url", "is_new_session"?}``.
+        :param unlisted: (v1) Hide the session from listings.
+        :param repos: (v3) Repositories the task is about (``owner/repo``).
+        :param attachment_urls: (v3) Uploaded attachment URLs (each 1-2083 characters).
+        :param structured_output_required: (v3) Whether Devin must deliver the structured output
+            before its turn ends (Devin's default: true).
+        :param devin_mode: (v3) ``normal``, ``fast``, ``lite``, ``ultra`` or ``fusion`` (default: the org's).
+        :param create_as_user_id: (v3) Create on behalf of this org member (``ImpersonateOrgSessions``).
+        :param resumable: (v3) Keep the VM state so the session can resume (Devin's default: true).
+        :param platform: (v3) VM platform or outpost pool (``default`` forces the org default).
+        :param bypass_approval: (v3) Auto-approve child-session creation.
+        :param child_playbook_id: (v3) Playbook for child sessions.
+        :param session_links: (v3) Links to related sessions.
+        :return: v1 ``{"session_id", "url", "is_new_session"?}``; v3 the ``SessionResponse``.
         """
-        request = endpoints.create_session(
-            prompt,
-            idempotent=idempotent,
-            title=title,
-            tags=tags,
-            playbook_id=playbook_id,
-            snapshot_id=snapshot_id,
-            knowledge_ids=knowledge_ids,
-            secret_ids=secret_ids,
-            session_secrets=session_secrets,
-            structured_output_schema=structured_output_schema,
-            max_acu_limit=max_acu_limit,
-            unlisted=unlisted,
-        )
-        for secret in request.json_body.get("session_secrets") or []:
-            mask_secret(secret["value"])
-        return cast(CreateSessionResponse, self._call(request))
+        fields = {
+            "idempotent": idempotent,
+            "title": title,
+            "tags": tags,
+            "playbook_id": playbook_id,
+            "snapshot_id": snapshot_id,
+            "knowledge_ids": knowledge_ids,
+            "secret_ids": secret_ids,
+            "session_secrets": session_secrets,
+            "structured_output_schema": structured_output_schema,
+            "max_acu_limit": max_acu_limit,
+            "unlisted": unlisted,
+        }
+        v3_fields = {
+            "repos": repos,
+            "attachment_urls": attachment_urls,
+            "structured_output_required": structured_output_required,
+            "devin_mode": devin_mode,
+            "create_as_user_id": create_as_user_id,
+            "resumable": resumable,
+            "platform": platform,
+            "bypass_approval": bypass_approval,
+            "child_playbook_id": child_playbook_id,
+            "session_links": session_links,
+        }
+        fields.update({name: value for name, value in v3_fields.items() if value is not None})
+        # Materialise iterables once, so validating and building see the same items.
+        for name in ("tags", "knowledge_ids", "secret_ids", "repos", "attachment_urls", "session_links"):
+            if fields.get(name) is not None and not isinstance(fields[name], (str, list)):
+                fields[name] = list(fields[name])
 
-    def get_session(self, session_id: str) -> SessionDetails:
-        """Fetch a session's details: status, messages, structured output, pull request.
+        def build(dialect: ApiDialect) -> ApiRequest:
+            request = dialect.create_session(prompt, **fields)
+            for secret in request.json_body.get("session_secrets") or []:
+                mask_secret(secret["value"])
+            return request
+
+        return cast(CreateSessionResponse | SessionResponse, self._send(build))
+
+    def get_session(self, session_id: str) -> SessionDetails | SessionResponse:
+        """Fetch a session as Devin returns it (v1 details with the messages; v3 ``SessionResponse``).
+
+        For the normalised view (status class, PRs, ACUs, new messages) use :meth:`read_session`.
 
         :param session_id: The session id as Devin returned it (``devin-…``).
         """
-        return cast(SessionDetails, self._call(endpoints.get_session(session_id)))
+        return cast(SessionDetails | SessionResponse, self._send(lambda d: d.get_session(session_id)))
 
-    def send_message(self, session_id: str, message: str) -> str | None:
-        """Send a message to a session.
+    def read_session(self, session_id: str, position: MessagePosition | None = None) -> SessionSnapshot:
+        """The session's normalised view plus the messages that are new since ``position``.
+
+        v1: one ``GET`` (the conversation is embedded); v3: ``GET`` the session, then its messages
+        from the position's cursor forward. Pass the returned ``position`` (or its
+        :meth:`~airflow_provider_devin.session.MessagePosition.encode` d text, across deferrals or
+        a new hook) to the next read: each message is delivered once, in order. ``view.messages``
+        is empty on v3.
+
+        :param session_id: The session id as Devin returned it.
+        :param position: Where the previous read stopped (``None``: from the first message).
+        """
+        self.resolver.validating().get_session(session_id)  # a bad id fails before any request
+        reader = SnapshotReader(self.dialect, session_id, position)
+        reader.feed_session(self._call(reader.session_request()))
+        while (request := reader.next_message_request()) is not None:
+            reader.feed_messages(self._call(request))
+        return reader.snapshot()
+
+    def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        attachment_urls: Iterable[str] | None = None,
+        message_as_user_id: str | None = None,
+    ) -> str | None:
+        """Send a message to a session (v3 resumes a suspended session).
 
         A plain POST: it is retried only when it certainly never reached Devin, so a message is
         never delivered twice by the hook.
 
         :param session_id: The session to write to.
         :param message: The text (non-empty).
-        :return: ``None`` when delivered; Devin's ``detail`` string when it answered that the
+        :param attachment_urls: (v3) Uploaded attachment URLs to include.
+        :param message_as_user_id: (v3) Send as this org member.
+        :return: ``None`` when delivered; on v1 Devin's ``detail`` string when it answered that the
             message was not delivered normally (e.g. the session is suspended).
         """
-        detail = endpoints.read_detail(self._call(endpoints.send_message(session_id, message)))
+        urls = list(attachment_urls) if attachment_urls is not None else None
+        body = self._send(
+            lambda d: d.send_message(session_id, message, attachment_urls=urls, message_as_user_id=message_as_user_id)
+        )
+        detail = self.dialect.read_message_sent(body)
         if detail:
             self.log.warning("Devin did not deliver the message to session %s normally: %s", session_id, detail)
         return detail
@@ -332,211 +551,120 @@ class DevinHook(BaseHook):
 
         :param session_id: The session.
         :param tags: The complete new tag list (at most 50; ``[]`` removes all).
-        :return: Devin's ``detail`` message.
+        :return: Devin's ``detail`` message on v1; ``None`` on v3 (see :meth:`get_session_tags`).
         """
-        return endpoints.read_detail(self._call(endpoints.update_session_tags(session_id, tags)))
+        tag_list = list(tags) if tags is not None and not isinstance(tags, str) else tags
+        return self.dialect.read_detail(self._send(lambda d: d.update_session_tags(session_id, tag_list)))
 
-    def terminate_session(self, session_id: str) -> str | None:
-        """Terminate a session. Irreversible; an already-ended session gives a 4xx ``DevinAPIError``.
+    def get_session_tags(self, session_id: str) -> list[str]:
+        """(v3) A session's tags.
+
+        :param session_id: The session.
+        """
+        return _tags_of(self._send(lambda d: d.get_session_tags(session_id)))
+
+    def append_session_tags(self, session_id: str, tags: Iterable[str]) -> list[str]:
+        """(v3) Add tags (Devin de-duplicates); returns the session's tags after the change.
+
+        :param session_id: The session.
+        :param tags: Tags to add (at most 50 per call).
+        """
+        tag_list = list(tags) if tags is not None and not isinstance(tags, str) else tags
+        return _tags_of(self._send(lambda d: d.append_session_tags(session_id, tag_list)))
+
+    def terminate_session(self, session_id: str, *, archive: bool | None = None) -> str | None:
+        """Terminate a session. Irreversible; an already-ended session may give a 4xx ``DevinAPIError``.
 
         :param session_id: The session to end.
-        :return: Devin's ``detail`` message.
+        :param archive: (v3) Also archive it.
+        :return: Devin's ``detail`` message on v1; ``None`` on v3 (which returns the session).
         """
-        return endpoints.read_detail(self._call(endpoints.terminate_session(session_id)))
+        return self.dialect.read_detail(self._send(lambda d: d.terminate_session(session_id, archive=archive)))
 
-    # --- attachments ----------------------------------------------------------------------------
+    def archive_session(self, session_id: str) -> SessionResponse:
+        """(v3) Archive a session (and put it to sleep if it is running).
 
-    def upload_attachment(self, file: str | os.PathLike[str] | bytes | BinaryIO, *, filename: str | None = None) -> str:
-        """Upload a file for Devin; reference it in a prompt or message with an ``ATTACHMENT:"<url>"`` line.
-
-        :param file: A local path, the file's bytes, or a binary file object.
-        :param filename: Name to upload under (default: the path's or file object's name; required-ish for bytes,
-            which otherwise upload as ``attachment.bin``).
-        :return: The attachment URL.
+        :param session_id: The session.
         """
-        name, content = _read_upload(file, filename)
-        request = endpoints.upload_attachment(name)
-        # Bytes, not a stream: a retry (only after a refused connection) must resend the whole file.
-        files = {"file": (name, content, "application/octet-stream")}
-        body = self._call(request, files=files)
-        return endpoints.read_attachment_url(body, b"" if body is None else str(body).encode())
+        return cast(SessionResponse, self._send(lambda d: d.archive_session(session_id)))
 
-    def download_attachment(self, url_or_path: str) -> bytes:
-        """Download an attachment (Devin answers with a 307 to a short-lived storage URL; the key is
-        not forwarded to that other host).
+    def unarchive_session(self, session_id: str) -> SessionResponse:
+        """(v3) Unarchive a session (does not cascade to its child sessions).
 
-        :param url_or_path: The attachment URL as upload returned it, or ``"<uuid>/<name>"``.
-        :return: The file's bytes.
+        :param session_id: The session.
         """
-        return cast(bytes, self._call(endpoints.download_attachment(url_or_path)))
+        return cast(SessionResponse, self._send(lambda d: d.unarchive_session(session_id)))
 
-    # --- secrets --------------------------------------------------------------------------------
+    def list_messages(self, session_id: str, *, page_size: int = 100, cursor: str | None = None) -> Page:
+        """(v3) One page of a session's messages, oldest first.
 
-    def list_secrets(self) -> list[SecretMetadata]:
-        """List the org's secrets (metadata only; values are never returned)."""
-        return cast(list[SecretMetadata], endpoints.read_secrets(self._call(endpoints.list_secrets())))
-
-    def create_secret(self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None) -> str:
-        """Create an org secret; available to sessions created after it.
-
-        :param type: ``cookie``, ``key-value`` or ``totp``.
-        :param key: Its name, unique in the org.
-        :param value: The secret value (masked in Airflow logs from here on).
-        :param sensitive: Redact the value in Devin's logs.
-        :param note: What it is for.
-        :return: The new secret's id.
+        :param session_id: The session.
+        :param page_size: Messages per page (1-200).
+        :param cursor: A previous page's ``next_cursor`` (``None``: the first page).
+        :return: ``Page(items=[{event_id, source, message, created_at}], next_cursor)``;
+            ``next_cursor`` is ``None`` on the last page.
         """
-        request = endpoints.create_secret(type, key, value, sensitive=sensitive, note=note)
-        mask_secret(value)
-        body = self._call(request)
-        return str((body or {}).get("id"))
-
-    def delete_secret(self, secret_id: str) -> str | None:
-        """Delete an org secret.
-
-        :param secret_id: The secret's id.
-        :return: Devin's ``message``.
-        """
-        return endpoints.read_detail(self._call(endpoints.delete_secret(secret_id)), "message")
-
-    # --- knowledge ------------------------------------------------------------------------------
-
-    def list_knowledge(self) -> KnowledgeListing:
-        """List knowledge notes and folders."""
-        return cast(KnowledgeListing, endpoints.read_knowledge(self._call(endpoints.list_knowledge())))
-
-    def create_knowledge(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-    ) -> KnowledgeEntry:
-        """Create a knowledge note.
-
-        :param name: Display name.
-        :param body: What Devin reads when the note is triggered.
-        :param trigger_description: When Devin should pull the note in.
-        :param macro: Optional macro.
-        :param parent_folder_id: Folder to put it in.
-        :param pinned_repo: ``None`` (no pinning), ``"all"`` or ``"owner/repo"``.
-        """
-        request = endpoints.create_knowledge(
-            name, body, trigger_description, macro=macro, parent_folder_id=parent_folder_id, pinned_repo=pinned_repo
+        items, end_cursor, has_next = self.dialect.read_message_page(
+            self._send(lambda d: d.list_messages(session_id, page_size=page_size, cursor=cursor))
         )
-        return cast(KnowledgeEntry, self._call(request))
+        return Page(items, end_cursor if has_next else None)
 
-    def update_knowledge(
-        self,
-        note_id: str,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-    ) -> KnowledgeEntry:
-        """Replace a knowledge note (a full replacement: every required field is sent).
+    def iter_messages(self, session_id: str, *, page_size: int = 200) -> Iterator[SessionMessageV3]:
+        """(v3) Every message of a session, oldest first, following the cursor.
 
-        :param note_id: The note's id.
-        :param name: Display name.
-        :param body: What Devin reads.
-        :param trigger_description: When Devin should pull it in.
-        :param macro: Optional macro.
-        :param parent_folder_id: Folder.
-        :param pinned_repo: ``None``, ``"all"`` or ``"owner/repo"``.
+        :param session_id: The session.
+        :param page_size: Messages per request (1-200).
         """
-        request = endpoints.update_knowledge(
-            note_id,
-            name,
-            body,
-            trigger_description,
-            macro=macro,
-            parent_folder_id=parent_folder_id,
-            pinned_repo=pinned_repo,
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            page = self.list_messages(session_id, page_size=page_size, cursor=cursor)
+            yield from cast(list[SessionMessageV3], page.items)
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                break
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+        raise DevinResponseError(
+            f"Devin API: list messages of session {session_id} returned the cursor {cursor!r} twice; refusing to loop.",
+            operation=f"list messages of session {session_id}",
+            method="GET",
+            path="",
         )
-        return cast(KnowledgeEntry, self._call(request))
-
-    def delete_knowledge(self, note_id: str) -> None:
-        """Delete a knowledge note.
-
-        :param note_id: The note's id.
-        """
-        self._call(endpoints.delete_knowledge(note_id))
-
-    # --- playbooks ------------------------------------------------------------------------------
-
-    def list_playbooks(self) -> list[Playbook]:
-        """List the team playbooks (a bare array, or ``{"items": [...]}``, are both accepted)."""
-        return cast(list[Playbook], endpoints.read_playbooks(self._call(endpoints.list_playbooks())))
-
-    def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> Playbook:
-        """Create a team playbook.
-
-        :param title: Title (non-empty).
-        :param body: Instructions (non-empty).
-        :param macro: Optional ``!name`` macro.
-        """
-        return cast(Playbook, self._call(endpoints.create_playbook(title, body, macro=macro)))
-
-    def get_playbook(self, playbook_id: str) -> Playbook:
-        """Fetch a playbook.
-
-        :param playbook_id: ``playbook-…``.
-        """
-        return cast(Playbook, self._call(endpoints.get_playbook(playbook_id)))
-
-    def update_playbook(self, playbook_id: str, title: str, body: str, *, macro: str | None = None) -> str | None:
-        """Replace a team playbook's title, body and macro.
-
-        :param playbook_id: ``playbook-…``.
-        :param title: New title.
-        :param body: New instructions.
-        :param macro: Optional ``!name`` macro.
-        :return: Devin's ``status`` (e.g. ``"success"``).
-        """
-        return endpoints.read_detail(
-            self._call(endpoints.update_playbook(playbook_id, title, body, macro=macro)), "status"
-        )
-
-    def delete_playbook(self, playbook_id: str) -> str | None:
-        """Delete a playbook (Devin marks it deleted and removes its macro).
-
-        :param playbook_id: ``playbook-…``.
-        :return: Devin's ``status``.
-        """
-        return endpoints.read_detail(self._call(endpoints.delete_playbook(playbook_id)), "status")
 
     # --- health ---------------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated GET (a one-item session list); never raises."""
+        """One cheap authenticated GET; says which version (and org) it reached; never raises.
+
+        v3 without an ``org_id`` extra: the ``GET /v3/self`` that finds the org is the probe.
+        """
         try:
-            self.list_sessions(limit=1)
+            resolver = self.resolver
+            if resolver.resolved is None:
+                dialect = resolver.get(self._call)
+            else:
+                dialect = resolver.resolved
+                self._call(dialect.probe())
         except Exception as err:  # the UI wants a message, not a traceback
             return False, str(err)
-        return True, f"Connected to the Devin API at {self.base_url}."
+        org = getattr(dialect, "org_id", None)
+        where = f" (organization {org})" if org else ""
+        return True, f"Connected to the Devin {dialect.version} API at {self.base_url}{where}."
 
 
-def _read_upload(file: str | os.PathLike[str] | bytes | BinaryIO, filename: str | None) -> tuple[str, bytes]:
-    if isinstance(file, (bytes, bytearray, memoryview)):
-        return filename or "attachment.bin", bytes(file)
-    if isinstance(file, (str, os.PathLike)):
-        path = Path(file)
-        if not path.is_file():
-            raise ValueError(f"file {str(path)!r} does not exist or is not a regular file.")
-        return filename or path.name, path.read_bytes()
-    if isinstance(file, io.IOBase) or hasattr(file, "read"):
-        content = file.read()
-        if not isinstance(content, (bytes, bytearray)):
-            raise ValueError("file must be opened in binary mode ('rb').")
-        name = filename or os.path.basename(str(getattr(file, "name", "") or "")) or "attachment.bin"
-        return name, bytes(content)
-    raise ValueError(f"file must be a path, bytes or a binary file object, got {type(file).__name__}.")
+def newest_first(views: Iterable[SessionView]) -> list[SessionView]:
+    """Sessions sorted by ``created_at``, newest first (those without one last)."""
+    views = list(views)
+    dated = [view for view in views if view.created_at is not None]
+    undated = [view for view in views if view.created_at is None]
+    return sorted(dated, key=lambda view: view.created_at, reverse=True) + undated
+
+
+def _tags_of(body: Any) -> list[str]:
+    tags = body.get("tags") if isinstance(body, dict) else body
+    return [tag for tag in tags or [] if isinstance(tag, str)]
 
 
 def _failed_before_sending(err: Exception) -> bool:

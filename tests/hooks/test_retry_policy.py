@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from airflow_provider_devin.hooks import _endpoints as endpoints
 from airflow_provider_devin.hooks._http import connection_error, error_for_status, parse_retry_after
 from airflow_provider_devin.hooks._retry import RetrySettings, backoff_seconds, should_retry
+from airflow_provider_devin.hooks._v1 import V1Dialect
+
+endpoints = V1Dialect()
 
 GET = endpoints.get_session("devin-1")
 POST_MESSAGE = endpoints.send_message("devin-1", "hello")

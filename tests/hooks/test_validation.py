@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_devin.hooks import _endpoints as endpoints
+from airflow_provider_devin.hooks._v1 import V1Dialect
+
+endpoints = V1Dialect()
 
 
 @pytest.mark.parametrize(
@@ -34,7 +36,7 @@ from airflow_provider_devin.hooks import _endpoints as endpoints
         (lambda: endpoints.create_playbook("t", "b", macro="nope"), "macro must look like '!name'"),
         (lambda: endpoints.create_knowledge("n", "", "when"), "body must not be empty"),
         (lambda: endpoints.download_attachment("just-a-name"), "url_or_path must be an attachment URL"),
-        (lambda: endpoints.list_sessions(limit=0), "limit must be a positive integer"),
+        (lambda: endpoints.list_sessions(page_size=0), "limit must be a positive integer"),
     ],
 )
 def test_bad_input_is_rejected_with_the_field_named(call, message):
@@ -54,19 +56,23 @@ def test_session_secrets_accept_a_mapping_and_default_to_sensitive():
 
 
 def test_list_sessions_sends_repeated_tag_parameters():
-    request = endpoints.list_sessions(tags=["a", "b"], limit=5)
+    request = endpoints.list_sessions(tags=["a", "b"], page_size=5)
     assert request.params == (("limit", "5"), ("offset", "0"), ("tags", "a"), ("tags", "b"))
 
 
 def test_old_and_new_secret_list_shapes_read_the_same():
     new = [{"id": "s1", "type": "key-value", "key": "K", "created_at": None}]
     old = {"secrets": [{"secret_id": "s1", "secret_type": "key-value", "secret_name": "K", "created_at": None}]}
-    assert endpoints.read_secrets(new) == endpoints.read_secrets(old) == new
+    assert endpoints.read_secret_page(new).items == endpoints.read_secret_page(old).items == new
 
 
 def test_playbooks_wrapped_in_items_are_unwrapped():
     playbook = {"playbook_id": "playbook-1", "title": "t", "body": "b"}
-    assert endpoints.read_playbooks({"items": [playbook]}) == endpoints.read_playbooks([playbook]) == [playbook]
+    assert (
+        endpoints.read_playbook_page({"items": [playbook]}).items
+        == endpoints.read_playbook_page([playbook]).items
+        == [playbook]
+    )
 
 
 def test_an_upload_answered_as_plain_quoted_text_still_gives_the_url():

@@ -1,0 +1,472 @@
+"""Devin's v1 API (legacy; ``apk_user_`` / ``apk_`` keys) as an :class:`ApiDialect`.
+
+Every endpoint is a method that validates its input and returns an
+:class:`~airflow_provider_devin.hooks._http.ApiRequest`; the readers normalise the documented
+response drift (``devin-api.md``). v1 quirks live here and nowhere else: offset pagination, one
+``pull_request``, the whole conversation in every ``GET``, ``{"detail": ...}`` success bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page
+from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
+from airflow_provider_devin.validation import (
+    require_id,
+    require_text,
+    validate_id_list,
+    validate_max_acu_limit,
+    validate_page_size,
+    validate_session_secrets,
+    validate_structured_output_schema,
+    validate_tags,
+)
+
+SECRET_TYPES = ("cookie", "key-value", "totp")
+
+#: v1 ``status_enum`` → the provider's class (``/tmp`` plan table; ``devin-api.md`` §11).
+STATUS_CLASSES: dict[str, StatusClass] = {
+    "working": StatusClass.WORKING,
+    "resume_requested": StatusClass.WORKING,
+    "resume_requested_frontend": StatusClass.WORKING,
+    "resumed": StatusClass.WORKING,
+    "finished": StatusClass.FINISHED,
+    "blocked": StatusClass.NEEDS_HUMAN,
+    "suspend_requested": StatusClass.PAUSED,
+    "suspend_requested_frontend": StatusClass.PAUSED,
+    "expired": StatusClass.FAILED,
+}
+
+#: v1 message ``type`` → ``SessionMessage.source``; other types keep their raw value as source.
+MESSAGE_SOURCES = {"devin_message": "devin", "user_message": "user", "initial_user_message": "user"}
+
+_ATTACHMENT_HINT = 'On v1, reference an uploaded file with an ATTACHMENT:"<url>" line in the prompt or message.'
+
+
+def _segment(field: str, value: object) -> str:
+    return quote(require_id(field, value), safe="")
+
+
+def _session_path(session_id: str) -> str:
+    return f"/v1/sessions/{_segment('session_id', session_id)}"
+
+
+class V1Dialect(ApiDialect):
+    """The v1 paths, parameters and response shapes."""
+
+    version = "v1"
+    idempotent_create = True
+    max_page_size = None
+
+    def probe(self) -> ApiRequest:
+        return self.list_sessions(page_size=1)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        *,
+        tags: Iterable[str] | None = None,
+        user_email: str | None = None,
+        session_ids: Iterable[str] | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        is_archived: bool | None = None,
+        page_size: int = 100,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> ApiRequest:
+        self.reject_given(
+            "v3",
+            session_ids=session_ids,
+            created_after=created_after,
+            created_before=created_before,
+            updated_after=updated_after,
+            updated_before=updated_before,
+            is_archived=is_archived,
+        )
+        limit = validate_page_size(page_size, "limit")
+        if offset is None:
+            offset = int(cursor) if cursor is not None and str(cursor).isdigit() else 0
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}.")
+        return ApiRequest.build(
+            "list sessions",
+            "GET",
+            "/v1/sessions",
+            params={"limit": limit, "offset": offset, "tags": validate_tags(tags), "user_email": user_email},
+        )
+
+    def read_session_page(self, body: Any, *, page_size: int, cursor: str | None) -> Page:
+        """v1 has no cursor: a full page means "maybe more", at the next offset."""
+        items = [item for item in ((body or {}).get("sessions") or []) if isinstance(item, dict)]
+        offset = int(cursor) if cursor is not None and str(cursor).isdigit() else 0
+        return Page(items, str(offset + len(items)) if len(items) >= page_size else None)
+
+    def create_session(
+        self,
+        prompt: str,
+        *,
+        idempotent: bool = False,
+        title: str | None = None,
+        tags: Iterable[str] | None = None,
+        playbook_id: str | None = None,
+        snapshot_id: str | None = None,
+        knowledge_ids: Iterable[str] | None = None,
+        secret_ids: Iterable[str] | None = None,
+        session_secrets: Any = None,
+        structured_output_schema: Mapping[str, Any] | None = None,
+        max_acu_limit: int | None = None,
+        unlisted: bool | None = None,
+        repos: Iterable[str] | None = None,
+        attachment_urls: Iterable[str] | None = None,
+        structured_output_required: bool | None = None,
+        devin_mode: str | None = None,
+        create_as_user_id: str | None = None,
+        resumable: bool | None = None,
+        platform: str | None = None,
+        bypass_approval: bool | None = None,
+        child_playbook_id: str | None = None,
+        session_links: Iterable[str] | None = None,
+    ) -> ApiRequest:
+        self.reject_given(
+            "v3",
+            _ATTACHMENT_HINT if attachment_urls is not None else "",
+            repos=repos,
+            attachment_urls=attachment_urls,
+            structured_output_required=structured_output_required,
+            devin_mode=devin_mode,
+            create_as_user_id=create_as_user_id,
+            resumable=resumable,
+            platform=platform,
+            bypass_approval=bypass_approval,
+            child_playbook_id=child_playbook_id,
+            session_links=session_links,
+        )
+        body: dict[str, Any] = {"prompt": require_text("prompt", prompt), "idempotent": bool(idempotent)}
+        if title is not None:
+            body["title"] = require_text("title", title)
+        if tags is not None:
+            body["tags"] = validate_tags(tags)
+        if playbook_id is not None:
+            body["playbook_id"] = require_id("playbook_id", playbook_id)
+        if snapshot_id is not None:
+            body["snapshot_id"] = require_id("snapshot_id", snapshot_id)
+        # None means "use all org knowledge/secrets" and is omitted; [] means "use none" and is sent.
+        if knowledge_ids is not None:
+            body["knowledge_ids"] = validate_id_list("knowledge_ids", knowledge_ids)
+        if secret_ids is not None:
+            body["secret_ids"] = validate_id_list("secret_ids", secret_ids)
+        if session_secrets is not None:
+            body["session_secrets"] = validate_session_secrets(session_secrets)
+        if structured_output_schema is not None:
+            body["structured_output_schema"] = validate_structured_output_schema(structured_output_schema)
+        if max_acu_limit is not None:
+            body["max_acu_limit"] = validate_max_acu_limit(max_acu_limit)
+        if unlisted is not None:
+            body["unlisted"] = bool(unlisted)
+        # Only an idempotent create may be repeated after an ambiguous failure: Devin then returns the
+        # session the first attempt made instead of a second one.
+        return ApiRequest.build("create session", "POST", "/v1/sessions", json_body=body, replay_safe=bool(idempotent))
+
+    def get_session(self, session_id: str) -> ApiRequest:
+        return ApiRequest.build(f"get session {session_id}", "GET", _session_path(session_id))
+
+    def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        attachment_urls: Iterable[str] | None = None,
+        message_as_user_id: str | None = None,
+    ) -> ApiRequest:
+        hint = _ATTACHMENT_HINT if attachment_urls is not None else ""
+        self.reject_given("v3", hint, attachment_urls=attachment_urls, message_as_user_id=message_as_user_id)
+        return ApiRequest.build(
+            f"send message to session {session_id}",
+            "POST",
+            f"{_session_path(session_id)}/message",
+            json_body={"message": require_text("message", message)},
+        )
+
+    def read_message_sent(self, body: Any) -> str | None:
+        """v1 answers ``null`` when delivered, ``{"detail": "..."}`` when not delivered normally."""
+        return self.read_detail(body) or None
+
+    def update_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        checked = validate_tags(tags)
+        if checked is None:
+            raise ValueError("tags must be a list of strings (use [] to remove every tag).")
+        return ApiRequest.build(
+            f"update tags of session {session_id}",
+            "PUT",
+            f"{_session_path(session_id)}/tags",
+            json_body={"tags": checked},
+        )
+
+    def terminate_session(self, session_id: str, *, archive: bool | None = None) -> ApiRequest:
+        self.reject_given("v3", archive=archive)
+        return ApiRequest.build(f"terminate session {session_id}", "DELETE", _session_path(session_id))
+
+    def get_session_tags(self, session_id: str) -> ApiRequest:
+        raise self.reject("v3", "get_session_tags", "On v1, read 'tags' from get_session().")
+
+    def append_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        raise self.reject("v3", "append_session_tags", "On v1, use update_session_tags() with the full list.")
+
+    def archive_session(self, session_id: str) -> ApiRequest:
+        raise self.reject("v3", "archive_session")
+
+    def unarchive_session(self, session_id: str) -> ApiRequest:
+        raise self.reject("v3", "unarchive_session")
+
+    def list_messages(self, session_id: str, *, page_size: int = 100, cursor: str | None = None) -> ApiRequest:
+        raise self.reject("v3", "list_messages", "On v1, get_session() carries the whole conversation.")
+
+    def read_message_page(self, body: Any) -> tuple[list[dict[str, Any]], str | None, bool]:
+        raise self.reject("v3", "list_messages")
+
+    # --- the normalised view --------------------------------------------------------------------
+
+    def read_session(self, body: Any) -> SessionView:
+        body = body if isinstance(body, dict) else {}
+        status_enum = body.get("status_enum")
+        raw = status_enum.strip().lower() if isinstance(status_enum, str) else None
+        pull_request = body.get("pull_request")
+        pr_url = pull_request.get("url") if isinstance(pull_request, dict) else None
+        messages = tuple(
+            m for m in (self.read_message(item) for item in body.get("messages") or [] if isinstance(item, dict)) if m
+        )
+        return SessionView(
+            session_id=str(body.get("session_id") or ""),
+            status_class=STATUS_CLASSES.get(raw or "", StatusClass.UNKNOWN),
+            status=status_enum if isinstance(status_enum, str) else None,
+            status_enum=status_enum if isinstance(status_enum, str) else None,
+            url=body.get("url") if isinstance(body.get("url"), str) else None,
+            title=body.get("title"),
+            tags=tuple(tag for tag in body.get("tags") or [] if isinstance(tag, str)),
+            pull_request_urls=(pr_url,) if isinstance(pr_url, str) and pr_url else (),
+            structured_output=body.get("structured_output"),
+            updated_at=body.get("updated_at"),
+            created_at=body.get("created_at"),
+            messages=messages,
+        )
+
+    def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
+        text = item.get("message")
+        if not isinstance(text, str):
+            return None
+        kind = str(item.get("type") or "")
+        event_id = item.get("event_id")
+        return SessionMessage(
+            event_id=event_id if isinstance(event_id, str) else None,
+            source=MESSAGE_SOURCES.get(kind, kind or "unknown"),
+            text=text,
+            created_at=item.get("timestamp"),
+        )
+
+    @property
+    def messages_in_session(self) -> bool:
+        return True
+
+    # --- attachments ----------------------------------------------------------------------------
+
+    def upload_attachment(self, filename: str) -> ApiRequest:
+        return ApiRequest.build(f"upload attachment {filename}", "POST", "/v1/attachments")
+
+    def read_attachment_url(self, body: Any, raw: bytes) -> str:
+        """The upload returns a JSON string; tolerate a bare (or quoted) text body too."""
+        if isinstance(body, str):
+            return body
+        if isinstance(body, dict) and isinstance(body.get("url"), str):
+            return str(body["url"])
+        return raw.decode("utf-8", errors="replace").strip().strip('"')
+
+    def download_attachment(self, url_or_path: str) -> ApiRequest:
+        uuid, name = attachment_parts(url_or_path)
+        return ApiRequest.build(
+            f"download attachment {uuid}/{name}",
+            "GET",
+            f"/v1/attachments/{quote(uuid, safe='')}/{quote(name, safe='')}",
+            expect_json=False,
+        )
+
+    # --- secrets --------------------------------------------------------------------------------
+
+    def list_secrets(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build("list secrets", "GET", "/v1/secrets")
+
+    def read_secret_page(self, body: Any) -> Page:
+        """Current shape: a bare array of ``{id, type, key, created_at}``; older: ``{"secrets": [{secret_id,
+        secret_type, secret_name, created_at}]}``. Both become the current shape."""
+        items = body.get("secrets", []) if isinstance(body, dict) else body
+        result = []
+        for item in items or []:
+            if not isinstance(item, dict):
+                continue
+            result.append(
+                {
+                    "id": item.get("id", item.get("secret_id")),
+                    "type": item.get("type", item.get("secret_type")),
+                    "key": item.get("key", item.get("secret_name")),
+                    "created_at": item.get("created_at"),
+                }
+            )
+        return Page(result)
+
+    def create_secret(
+        self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None
+    ) -> ApiRequest:
+        body = {
+            **secret_fields(type, key, value),
+            "sensitive": bool(sensitive),
+            "note": note if note is not None else "",
+        }
+        return ApiRequest.build(f"create secret {key}", "POST", "/v1/secrets", json_body=body)
+
+    def read_created_secret_id(self, body: Any) -> str:
+        return str((body or {}).get("id"))
+
+    def delete_secret(self, secret_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"delete secret {secret_id}", "DELETE", f"/v1/secrets/{_segment('secret_id', secret_id)}"
+        )
+
+    # --- knowledge ------------------------------------------------------------------------------
+
+    def list_knowledge(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build("list knowledge", "GET", "/v1/knowledge")
+
+    def read_knowledge_page(self, body: Any) -> tuple[Page, list[dict[str, Any]]]:
+        body = body if isinstance(body, dict) else {}
+        notes = [item for item in body.get("knowledge") or [] if isinstance(item, dict)]
+        return Page(notes), [item for item in body.get("folders") or [] if isinstance(item, dict)]
+
+    def create_knowledge(
+        self,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
+    ) -> ApiRequest:
+        self.reject_given("v3", is_enabled=is_enabled)
+        payload = _knowledge_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo)
+        return ApiRequest.build(f"create knowledge {name!r}", "POST", "/v1/knowledge", json_body=payload)
+
+    def update_knowledge(
+        self,
+        note_id: str,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
+    ) -> ApiRequest:
+        self.reject_given("v3", is_enabled=is_enabled)
+        payload = _knowledge_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo)
+        return ApiRequest.build(
+            f"update knowledge {note_id}", "PUT", f"/v1/knowledge/{_segment('note_id', note_id)}", json_body=payload
+        )
+
+    def delete_knowledge(self, note_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"delete knowledge {note_id}", "DELETE", f"/v1/knowledge/{_segment('note_id', note_id)}"
+        )
+
+    # --- playbooks ------------------------------------------------------------------------------
+
+    def list_playbooks(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build("list playbooks", "GET", "/v1/playbooks")
+
+    def read_playbook_page(self, body: Any) -> Page:
+        """A bare array is documented; ``{"items": [...]}`` has been seen. Accept both."""
+        if isinstance(body, dict):
+            body = body.get("items", body.get("playbooks", []))
+        return Page([item for item in body or [] if isinstance(item, dict)])
+
+    def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"create playbook {title!r}", "POST", "/v1/playbooks", json_body=playbook_body(title, body, macro)
+        )
+
+    def get_playbook(self, playbook_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"get playbook {playbook_id}", "GET", f"/v1/playbooks/{_segment('playbook_id', playbook_id)}"
+        )
+
+    def update_playbook(self, playbook_id: str, title: str, body: str, *, macro: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"update playbook {playbook_id}",
+            "PUT",
+            f"/v1/playbooks/{_segment('playbook_id', playbook_id)}",
+            json_body=playbook_body(title, body, macro),
+        )
+
+    def delete_playbook(self, playbook_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"delete playbook {playbook_id}", "DELETE", f"/v1/playbooks/{_segment('playbook_id', playbook_id)}"
+        )
+
+
+# --- shared with the v3 dialect (same rules, different paths) ------------------------------------
+
+
+def attachment_parts(url_or_path: str) -> tuple[str, str]:
+    """``(uuid, name)`` of an attachment URL as upload returned it, or of ``"<uuid>/<name>"``."""
+    text = require_text("url_or_path", url_or_path).strip()
+    path = urlsplit(text).path if "://" in text else text
+    parts = [part for part in path.split("/") if part]
+    if len(parts) < 2:
+        raise ValueError(f"url_or_path must be an attachment URL or '<uuid>/<name>', got {url_or_path!r}.")
+    return parts[-2], parts[-1]
+
+
+def secret_fields(type: str, key: str, value: str) -> dict[str, Any]:
+    """The checked ``type``, ``key`` and ``value`` of a new org secret."""
+    if type not in SECRET_TYPES:
+        raise ValueError(f"type must be one of {', '.join(SECRET_TYPES)}, got {type!r}.")
+    if not isinstance(value, str) or value == "":
+        raise ValueError("value must be a non-empty string.")
+    return {"type": type, "key": require_text("key", key), "value": value}
+
+
+def playbook_body(title: str, body: str, macro: str | None) -> dict[str, Any]:
+    """The checked body of a playbook create/update (``macro``: ``!name``)."""
+    payload: dict[str, Any] = {"title": require_text("title", title), "body": require_text("body", body)}
+    if macro is not None:
+        if not isinstance(macro, str) or not macro.startswith("!") or len(macro) < 2:
+            raise ValueError(f"macro must look like '!name' (letters, digits, _ or -), got {macro!r}.")
+        payload["macro"] = macro
+    return payload
+
+
+def _knowledge_body(
+    name: str,
+    body: str,
+    trigger_description: str,
+    macro: str | None,
+    parent_folder_id: str | None,
+    pinned_repo: str | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "name": require_text("name", name),
+        "body": require_text("body", body),
+        "trigger_description": require_text("trigger_description", trigger_description),
+    }
+    for field, value in (("macro", macro), ("parent_folder_id", parent_folder_id), ("pinned_repo", pinned_repo)):
+        if value is not None:
+            payload[field] = value
+    return payload

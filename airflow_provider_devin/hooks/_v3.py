@@ -1,0 +1,626 @@
+"""Devin's v3 organization API (``cog_`` keys) as an :class:`ApiDialect`.
+
+v3 quirks live here and nowhere else (``devin-api-v3.md``): org-scoped paths
+(``/v3/organizations/{org_id}/...``), ``devin-``-prefixed ids in per-session paths, cursor
+pagination (``first``/``after`` → ``{items, has_next_page, end_cursor, total}``), integer epoch
+timestamps, ``status`` + ``status_detail``, a ``pull_requests`` list, messages behind their own
+endpoint, array query parameters sent repeated (``tags=a&tags=b``).
+
+Readings of what the contract leaves open (each tolerant of the other plausible answer):
+
+* Ids: ``session_id`` is stored as returned; a path id gets ``devin-`` when it lacks it (§2).
+  The ``session_ids`` list filter is sent as given (the values ``session_id`` holds).
+* ``has_next_page: true`` with a null ``end_cursor`` is a protocol error (``DevinResponseError``),
+  never a loop; ``has_next_page`` false with a non-null ``end_cursor`` is accepted (the cursor
+  is kept as a message position, see ``SnapshotReader``).
+* Booleans in query strings are sent as ``true``/``false``.
+* Appending tags (``POST .../tags``, "append (deduplicating)"), archive and unarchive are treated
+  as replay-safe (doing them twice leaves the same state); create and message send are not.
+* ``status`` ``creating`` (seen on translated pages only) is read as working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_devin.exceptions import DevinResponseError
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page
+from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.hooks._v1 import attachment_parts, playbook_body, secret_fields
+from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
+from airflow_provider_devin.validation import (
+    require_id,
+    require_text,
+    validate_choice,
+    validate_epoch_seconds,
+    validate_id_list,
+    validate_max_acu_limit,
+    validate_page_size,
+    validate_repos,
+    validate_session_secrets,
+    validate_structured_output_schema,
+    validate_tags,
+    validate_uri_list,
+)
+
+MAX_PAGE_SIZE = 200
+DEVIN_MODES = ("normal", "fast", "lite", "ultra", "fusion")
+MAX_SECRET_KEY_CHARS = 256
+MAX_SECRET_VALUE_CHARS = 65536
+
+#: ``suspended`` + one of these: out of ACUs, credits, quota or payment (never retried).
+BUDGET_DETAILS = frozenset(
+    {
+        "usage_limit_exceeded",
+        "out_of_credits",
+        "out_of_quota",
+        "no_quota_allocation",
+        "payment_declined",
+        "org_usage_limit_exceeded",
+        "user_usage_limit_exceeded",
+        "total_session_limit_exceeded",
+    }
+)
+_STARTING = frozenset({"new", "claimed", "resuming", "creating"})
+_RUNNING: dict[str | None, StatusClass] = {
+    None: StatusClass.WORKING,
+    "working": StatusClass.WORKING,
+    "finished": StatusClass.FINISHED,
+    "waiting_for_user": StatusClass.NEEDS_HUMAN,
+    "waiting_for_approval": StatusClass.NEEDS_HUMAN,
+}
+_SUSPENDED: dict[str | None, StatusClass] = {
+    None: StatusClass.PAUSED,
+    "inactivity": StatusClass.IDLE,
+    "user_request": StatusClass.CANCELLED,
+    "error": StatusClass.FAILED,
+    **dict.fromkeys(BUDGET_DETAILS, StatusClass.OUT_OF_BUDGET),
+}
+#: The class in v1's ``status_enum`` words, so results read the same on both versions.
+V1_WORDS = {
+    StatusClass.WORKING: "working",
+    StatusClass.FINISHED: "finished",
+    StatusClass.NEEDS_HUMAN: "blocked",
+    StatusClass.FAILED: "expired",
+    StatusClass.EXITED: "expired",
+    StatusClass.PAUSED: "suspend_requested",
+    StatusClass.IDLE: "suspend_requested",
+    StatusClass.CANCELLED: "suspend_requested",
+    StatusClass.OUT_OF_BUDGET: "suspend_requested",
+}
+
+
+def classify(status: object, detail: object) -> StatusClass:
+    """A v3 ``(status, status_detail)`` as a :class:`StatusClass` (``devin-api-v3.md`` §4.6)."""
+    status = status.strip().lower() if isinstance(status, str) else status
+    detail = detail.strip().lower() if isinstance(detail, str) else None
+    if status in _STARTING:
+        return StatusClass.WORKING
+    if status == "running":
+        return _RUNNING.get(detail, StatusClass.UNKNOWN)
+    if status == "suspended":
+        return _SUSPENDED.get(detail, StatusClass.UNKNOWN)
+    if status == "exit":
+        return StatusClass.EXITED
+    if status == "error":
+        return StatusClass.FAILED
+    return StatusClass.UNKNOWN
+
+
+def devin_id(session_id: str) -> str:
+    """The path form of a session id: ``devin-`` prefixed (added when missing)."""
+    text = require_id("session_id", session_id)
+    return text if text.startswith("devin-") else f"devin-{text}"
+
+
+def self_request() -> ApiRequest:
+    """``GET /v3/self``: who the key is, and (usually) its organization."""
+    return ApiRequest.build("read the key's identity (GET /v3/self)", "GET", "/v3/self")
+
+
+def read_self_org_id(body: Any) -> str | None:
+    """The ``org_id`` of a ``/v3/self`` body when it is a non-empty string (null for some principals)."""
+    org_id = body.get("org_id") if isinstance(body, dict) else None
+    return org_id.strip() if isinstance(org_id, str) and org_id.strip() else None
+
+
+def read_cursor_page(body: Any, what: str, path: str) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """``(items, end_cursor, has_next_page)`` of a ``PaginatedResponse``.
+
+    :raises DevinResponseError: when ``has_next_page`` is true but ``end_cursor`` is null (or the
+        body has no ``items`` list): following it could only loop or stop early.
+    """
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise DevinResponseError(
+            f"Devin API: {what} returned a page without an 'items' list ({type(body).__name__}); "
+            "expected {items, has_next_page, end_cursor}.",
+            operation=what,
+            method="GET",
+            path=path,
+        )
+    has_next = bool(body.get("has_next_page"))
+    cursor = body.get("end_cursor")
+    cursor = str(cursor) if cursor not in (None, "") else None
+    if has_next and cursor is None:
+        raise DevinResponseError(
+            f"Devin API: {what} said has_next_page=true but sent no end_cursor; the next page cannot be "
+            "requested. Refusing to loop or to return a partial list as if it were complete.",
+            operation=what,
+            method="GET",
+            path=path,
+        )
+    return [item for item in items if isinstance(item, dict)], cursor, has_next
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+def _bool(field: str, value: object) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ValueError(f"{field} must be true or false, got {value!r}.")
+    return value
+
+
+def _string_list(field: str, values: Iterable[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise ValueError(f"{field} must be a list of strings, not a single string ({values!r}).")
+    return [require_text(f"{field}[{index}]", value) for index, value in enumerate(values)]
+
+
+class V3Dialect(ApiDialect):
+    """The v3 paths (scoped to one organization), parameters and response shapes.
+
+    :param org_id: The organization (``org-…``), from the connection or ``GET /v3/self``.
+    """
+
+    version = "v3"
+    idempotent_create = False
+    max_page_size = MAX_PAGE_SIZE
+
+    def __init__(self, org_id: str) -> None:
+        self.org_id = require_id("org_id", org_id)
+        self._base = f"/v3/organizations/{quote(self.org_id, safe='')}"
+
+    def __repr__(self) -> str:
+        return f"V3Dialect(org_id={self.org_id!r})"
+
+    def _session(self, session_id: str) -> str:
+        return f"{self._base}/sessions/{quote(devin_id(session_id), safe='')}"
+
+    def _page_params(self, page_size: int, cursor: str | None, field: str = "first") -> dict[str, Any]:
+        return {"first": validate_page_size(page_size, field, MAX_PAGE_SIZE), "after": cursor}
+
+    def probe(self) -> ApiRequest:
+        return self.list_sessions(page_size=1)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        *,
+        tags: Iterable[str] | None = None,
+        user_email: str | None = None,
+        session_ids: Iterable[str] | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        updated_after: int | None = None,
+        updated_before: int | None = None,
+        is_archived: bool | None = None,
+        page_size: int = 100,
+        offset: int | None = None,
+        cursor: str | None = None,
+    ) -> ApiRequest:
+        self.reject_given("v1", "v3 pages by cursor (pass cursor=, or use iter_sessions()).", offset=offset)
+        self.reject_given("v1", "On v3, filter by tags or session_ids instead.", user_email=user_email)
+        params: dict[str, Any] = {
+            **self._page_params(page_size, cursor, "limit"),
+            "tags": validate_tags(tags),
+            "session_ids": validate_id_list("session_ids", session_ids),
+            "created_after": validate_epoch_seconds("created_after", created_after),
+            "created_before": validate_epoch_seconds("created_before", created_before),
+            "updated_after": validate_epoch_seconds("updated_after", updated_after),
+            "updated_before": validate_epoch_seconds("updated_before", updated_before),
+            "is_archived": _flag(_bool("is_archived", is_archived)),
+        }
+        return ApiRequest.build("list sessions", "GET", f"{self._base}/sessions", params=params)
+
+    def read_session_page(self, body: Any, *, page_size: int, cursor: str | None) -> Page:
+        items, end_cursor, has_next = read_cursor_page(body, "list sessions", f"{self._base}/sessions")
+        return Page(items, end_cursor if has_next else None)
+
+    def create_session(
+        self,
+        prompt: str,
+        *,
+        idempotent: bool = False,
+        title: str | None = None,
+        tags: Iterable[str] | None = None,
+        playbook_id: str | None = None,
+        snapshot_id: str | None = None,
+        knowledge_ids: Iterable[str] | None = None,
+        secret_ids: Iterable[str] | None = None,
+        session_secrets: Any = None,
+        structured_output_schema: Mapping[str, Any] | None = None,
+        max_acu_limit: int | None = None,
+        unlisted: bool | None = None,
+        repos: Iterable[str] | None = None,
+        attachment_urls: Iterable[str] | None = None,
+        structured_output_required: bool | None = None,
+        devin_mode: str | None = None,
+        create_as_user_id: str | None = None,
+        resumable: bool | None = None,
+        platform: str | None = None,
+        bypass_approval: bool | None = None,
+        child_playbook_id: str | None = None,
+        session_links: Iterable[str] | None = None,
+    ) -> ApiRequest:
+        if idempotent:
+            raise self.reject(
+                "v1",
+                "idempotent=True",
+                "v3 has no server-side idempotency; find an earlier session by tag (DevinHook.find_sessions) "
+                "before creating one.",
+            )
+        self.reject_given("v1", snapshot_id=snapshot_id, unlisted=unlisted)
+        body: dict[str, Any] = {"prompt": require_text("prompt", prompt)}
+        if title is not None:
+            body["title"] = require_text("title", title)
+        if tags is not None:
+            body["tags"] = validate_tags(tags)
+        if playbook_id is not None:
+            body["playbook_id"] = require_id("playbook_id", playbook_id)
+        # None means "use all org knowledge/secrets" and is omitted; [] means "use none" and is sent.
+        if knowledge_ids is not None:
+            body["knowledge_ids"] = validate_id_list("knowledge_ids", knowledge_ids)
+        if secret_ids is not None:
+            body["secret_ids"] = validate_id_list("secret_ids", secret_ids)
+        if session_secrets is not None:
+            body["session_secrets"] = _checked_secrets(validate_session_secrets(session_secrets) or [])
+        if structured_output_schema is not None:
+            body["structured_output_schema"] = validate_structured_output_schema(structured_output_schema)
+        if max_acu_limit is not None:
+            body["max_acu_limit"] = validate_max_acu_limit(max_acu_limit)
+        if repos is not None:
+            body["repos"] = validate_repos(repos)
+        if attachment_urls is not None:
+            body["attachment_urls"] = validate_uri_list("attachment_urls", attachment_urls)
+        for field, value in (
+            ("structured_output_required", structured_output_required),
+            ("resumable", resumable),
+            ("bypass_approval", bypass_approval),
+        ):
+            if value is not None:
+                body[field] = _bool(field, value)
+        if devin_mode is not None:
+            body["devin_mode"] = validate_choice("devin_mode", devin_mode, DEVIN_MODES)
+        if create_as_user_id is not None:
+            body["create_as_user_id"] = require_id("create_as_user_id", create_as_user_id)
+        if platform is not None:
+            body["platform"] = require_text("platform", platform).strip()
+        if child_playbook_id is not None:
+            body["child_playbook_id"] = require_id("child_playbook_id", child_playbook_id)
+        if session_links is not None:
+            body["session_links"] = _string_list("session_links", session_links)
+        # Never repeated after an ambiguous failure: v3 has no idempotency, a second POST is a second session.
+        return ApiRequest.build("create session", "POST", f"{self._base}/sessions", json_body=body, replay_safe=False)
+
+    def get_session(self, session_id: str) -> ApiRequest:
+        return ApiRequest.build(f"get session {session_id}", "GET", self._session(session_id))
+
+    def send_message(
+        self,
+        session_id: str,
+        message: str,
+        *,
+        attachment_urls: Iterable[str] | None = None,
+        message_as_user_id: str | None = None,
+    ) -> ApiRequest:
+        body: dict[str, Any] = {"message": require_text("message", message)}
+        if attachment_urls is not None:
+            body["attachment_urls"] = validate_uri_list("attachment_urls", attachment_urls)
+        if message_as_user_id is not None:
+            body["message_as_user_id"] = require_id("message_as_user_id", message_as_user_id)
+        return ApiRequest.build(
+            f"send message to session {session_id}", "POST", f"{self._session(session_id)}/messages", json_body=body
+        )
+
+    def read_message_sent(self, body: Any) -> str | None:
+        """v3 answers with the session (and resumes a suspended one): a 2xx is a delivery."""
+        return None
+
+    def update_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        return ApiRequest.build(
+            f"update tags of session {session_id}",
+            "PUT",
+            f"{self._session(session_id)}/tags",
+            json_body={"tags": _required_tags(tags)},
+        )
+
+    def terminate_session(self, session_id: str, *, archive: bool | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"terminate session {session_id}",
+            "DELETE",
+            self._session(session_id),
+            params={"archive": _flag(_bool("archive", archive))},
+        )
+
+    def get_session_tags(self, session_id: str) -> ApiRequest:
+        return ApiRequest.build(f"get tags of session {session_id}", "GET", f"{self._session(session_id)}/tags")
+
+    def append_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        return ApiRequest.build(
+            f"append tags to session {session_id}",
+            "POST",
+            f"{self._session(session_id)}/tags",
+            json_body={"tags": _required_tags(tags)},
+            replay_safe=True,
+        )
+
+    def archive_session(self, session_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"archive session {session_id}", "POST", f"{self._session(session_id)}/archive", replay_safe=True
+        )
+
+    def unarchive_session(self, session_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"unarchive session {session_id}", "POST", f"{self._session(session_id)}/unarchive", replay_safe=True
+        )
+
+    def list_messages(self, session_id: str, *, page_size: int = 100, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"list messages of session {session_id}",
+            "GET",
+            f"{self._session(session_id)}/messages",
+            params=self._page_params(page_size, cursor, "page_size"),
+        )
+
+    def read_message_page(self, body: Any) -> tuple[list[dict[str, Any]], str | None, bool]:
+        return read_cursor_page(body, "list messages", f"{self._base}/sessions/…/messages")
+
+    # --- the normalised view --------------------------------------------------------------------
+
+    def read_session(self, body: Any) -> SessionView:
+        body = body if isinstance(body, dict) else {}
+        status = body.get("status") if isinstance(body.get("status"), str) else None
+        detail = body.get("status_detail") if isinstance(body.get("status_detail"), str) else None
+        status_class = classify(status, detail)
+        prs = body.get("pull_requests")
+        pr_urls = tuple(
+            pr["pr_url"] for pr in (prs if isinstance(prs, list) else []) if isinstance(pr, dict) and pr.get("pr_url")
+        )
+        acus = body.get("acus_consumed")
+        return SessionView(
+            session_id=str(body.get("session_id") or ""),
+            status_class=status_class,
+            status=status,
+            status_detail=detail,
+            status_enum=V1_WORDS.get(status_class),
+            url=body.get("url") if isinstance(body.get("url"), str) else None,
+            title=body.get("title"),
+            tags=tuple(tag for tag in body.get("tags") or [] if isinstance(tag, str)),
+            pull_request_urls=tuple(str(url) for url in pr_urls),
+            structured_output=body.get("structured_output"),
+            acus_consumed=float(acus) if isinstance(acus, (int, float)) and not isinstance(acus, bool) else None,
+            updated_at=body.get("updated_at"),
+            created_at=body.get("created_at"),
+            is_archived=body.get("is_archived") is True,
+        )
+
+    def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
+        text = item.get("message")
+        if not isinstance(text, str):
+            return None
+        event_id = item.get("event_id")
+        source = item.get("source")
+        return SessionMessage(
+            event_id=event_id if isinstance(event_id, str) else None,
+            source=source if isinstance(source, str) and source else "unknown",
+            text=text,
+            created_at=item.get("created_at"),
+        )
+
+    @property
+    def messages_in_session(self) -> bool:
+        return False
+
+    # --- attachments ----------------------------------------------------------------------------
+
+    def upload_attachment(self, filename: str) -> ApiRequest:
+        return ApiRequest.build(f"upload attachment {filename}", "POST", f"{self._base}/attachments")
+
+    def read_attachment_url(self, body: Any, raw: bytes) -> str:
+        """v3 returns ``{attachment_id, name, url}``; a bare string (v1's shape) is tolerated."""
+        if isinstance(body, dict) and isinstance(body.get("url"), str):
+            return str(body["url"])
+        if isinstance(body, str):
+            return body
+        raise DevinResponseError(
+            "Devin API: upload attachment returned no 'url' (expected {attachment_id, name, url}).",
+            operation="upload attachment",
+            method="POST",
+            path=f"{self._base}/attachments",
+        )
+
+    def download_attachment(self, url_or_path: str) -> ApiRequest:
+        uuid, name = attachment_parts(url_or_path)
+        return ApiRequest.build(
+            f"download attachment {uuid}/{name}",
+            "GET",
+            f"{self._base}/attachments/{quote(uuid, safe='')}/{quote(name, safe='')}",
+            expect_json=False,
+        )
+
+    # --- secrets --------------------------------------------------------------------------------
+
+    def list_secrets(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            "list secrets", "GET", f"{self._base}/secrets", params=self._page_params(MAX_PAGE_SIZE, cursor)
+        )
+
+    def read_secret_page(self, body: Any) -> Page:
+        items, cursor, has_next = read_cursor_page(body, "list secrets", f"{self._base}/secrets")
+        normalised = [
+            {
+                "id": item.get("secret_id", item.get("id")),
+                "type": item.get("secret_type", item.get("type")),
+                "key": item.get("key"),
+                "created_at": item.get("created_at"),
+            }
+            for item in items
+        ]
+        return Page(normalised, cursor if has_next else None)
+
+    def create_secret(
+        self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None
+    ) -> ApiRequest:
+        body: dict[str, Any] = {**secret_fields(type, key, value), "is_sensitive": bool(sensitive)}
+        if note is not None:
+            body["note"] = note
+        return ApiRequest.build(f"create secret {key}", "POST", f"{self._base}/secrets", json_body=body)
+
+    def read_created_secret_id(self, body: Any) -> str:
+        body = body if isinstance(body, dict) else {}
+        return str(body.get("secret_id", body.get("id")))
+
+    def delete_secret(self, secret_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"delete secret {secret_id}", "DELETE", f"{self._base}/secrets/{quote(require_id('secret_id', secret_id))}"
+        )
+
+    # --- knowledge ------------------------------------------------------------------------------
+
+    def list_knowledge(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            "list knowledge", "GET", f"{self._base}/knowledge/notes", params=self._page_params(MAX_PAGE_SIZE, cursor)
+        )
+
+    def read_knowledge_page(self, body: Any) -> tuple[Page, list[dict[str, Any]]]:
+        items, cursor, has_next = read_cursor_page(body, "list knowledge", f"{self._base}/knowledge/notes")
+        return Page(items, cursor if has_next else None), []
+
+    def _note_body(
+        self,
+        name: str,
+        body: str,
+        trigger_description: str,
+        macro: str | None,
+        parent_folder_id: str | None,
+        pinned_repo: str | None,
+        is_enabled: bool | None,
+    ) -> dict[str, Any]:
+        self.reject_given("v1", "v3 knowledge notes have no macro on create.", macro=macro)
+        payload: dict[str, Any] = {
+            "name": require_text("name", name),
+            "body": require_text("body", body),
+            "trigger": require_text("trigger_description", trigger_description),
+        }
+        if pinned_repo is not None:
+            payload["pinned_repo"] = pinned_repo
+        if parent_folder_id is not None:
+            payload["folder_id"] = require_id("parent_folder_id", parent_folder_id)
+        if is_enabled is not None:
+            payload["is_enabled"] = _bool("is_enabled", is_enabled)
+        return payload
+
+    def create_knowledge(
+        self,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
+    ) -> ApiRequest:
+        payload = self._note_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo, is_enabled)
+        return ApiRequest.build(
+            f"create knowledge {name!r}", "POST", f"{self._base}/knowledge/notes", json_body=payload
+        )
+
+    def update_knowledge(
+        self,
+        note_id: str,
+        name: str,
+        body: str,
+        trigger_description: str,
+        *,
+        macro: str | None = None,
+        parent_folder_id: str | None = None,
+        pinned_repo: str | None = None,
+        is_enabled: bool | None = None,
+    ) -> ApiRequest:
+        payload = self._note_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo, is_enabled)
+        return ApiRequest.build(
+            f"update knowledge {note_id}",
+            "PUT",
+            f"{self._base}/knowledge/notes/{quote(require_id('note_id', note_id), safe='')}",
+            json_body=payload,
+        )
+
+    def delete_knowledge(self, note_id: str) -> ApiRequest:
+        return ApiRequest.build(
+            f"delete knowledge {note_id}",
+            "DELETE",
+            f"{self._base}/knowledge/notes/{quote(require_id('note_id', note_id), safe='')}",
+        )
+
+    # --- playbooks ------------------------------------------------------------------------------
+
+    def _playbook(self, playbook_id: str) -> str:
+        return f"{self._base}/playbooks/{quote(require_id('playbook_id', playbook_id), safe='')}"
+
+    def list_playbooks(self, *, cursor: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            "list playbooks", "GET", f"{self._base}/playbooks", params=self._page_params(MAX_PAGE_SIZE, cursor)
+        )
+
+    def read_playbook_page(self, body: Any) -> Page:
+        items, cursor, has_next = read_cursor_page(body, "list playbooks", f"{self._base}/playbooks")
+        return Page(items, cursor if has_next else None)
+
+    def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"create playbook {title!r}", "POST", f"{self._base}/playbooks", json_body=playbook_body(title, body, macro)
+        )
+
+    def get_playbook(self, playbook_id: str) -> ApiRequest:
+        return ApiRequest.build(f"get playbook {playbook_id}", "GET", self._playbook(playbook_id))
+
+    def update_playbook(self, playbook_id: str, title: str, body: str, *, macro: str | None = None) -> ApiRequest:
+        return ApiRequest.build(
+            f"update playbook {playbook_id}",
+            "PUT",
+            self._playbook(playbook_id),
+            json_body=playbook_body(title, body, macro),
+        )
+
+    def delete_playbook(self, playbook_id: str) -> ApiRequest:
+        return ApiRequest.build(f"delete playbook {playbook_id}", "DELETE", self._playbook(playbook_id))
+
+
+def _required_tags(tags: Iterable[str]) -> list[str]:
+    checked = validate_tags(tags)
+    if checked is None:
+        raise ValueError("tags must be a list of strings (use [] to remove every tag).")
+    return checked
+
+
+def _checked_secrets(secrets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for index, secret in enumerate(secrets):
+        if len(secret["key"]) > MAX_SECRET_KEY_CHARS:
+            raise ValueError(f"session_secrets[{index}].key is longer than {MAX_SECRET_KEY_CHARS} characters.")
+        if len(secret["value"]) > MAX_SECRET_VALUE_CHARS:
+            raise ValueError(
+                f"session_secrets[{index}].value (for key {secret['key']!r}) is longer than "
+                f"{MAX_SECRET_VALUE_CHARS} characters."
+            )
+    return secrets
