@@ -112,8 +112,8 @@ def devin_connection(args: argparse.Namespace, emulator_url: str | None) -> tupl
     """
     if emulator_url:
         key = EMULATOR_KEYS[args.api or "v3"]
-        conn = {"conn_type": "devin", "host": emulator_url, "password": key}
-        return json.dumps(conn), f"the local Devin API emulator at {emulator_url} (speed {args.speed:g}x)"
+        emulated = {"conn_type": "devin", "host": emulator_url, "password": key}
+        return json.dumps(emulated), f"the local Devin API emulator at {emulator_url} (speed {args.speed:g}x)"
     extras: dict[str, Any] = {}
     if args.api:
         extras["api_version"] = args.api
@@ -122,7 +122,7 @@ def devin_connection(args: argparse.Namespace, emulator_url: str | None) -> tupl
     if os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"):
         value = os.environ["AIRFLOW_CONN_DEVIN_DEFAULT"]
         return (with_extras(value, extras) if extras else value), "the Devin API from AIRFLOW_CONN_DEVIN_DEFAULT"
-    conn = {"conn_type": "devin", "password": os.environ["DEVIN_API_KEY"].strip()}
+    conn: dict[str, Any] = {"conn_type": "devin", "password": os.environ["DEVIN_API_KEY"].strip()}
     if extras:
         conn["extra"] = extras
     return json.dumps(conn), "the real Devin API (https://api.devin.ai) with DEVIN_API_KEY"
