@@ -261,8 +261,13 @@ class SessionFinder:
             )
             created = self._post(prompt, {**request, "idempotent": False})
             return self._created(created, "created")
-        how = "created" if is_new else "returned by Devin for an identical earlier request"
-        return self._finish(snapshot, url, is_new, how)
+        if is_new:
+            return self._finish(snapshot, url, True, "created")
+        # Nothing tagged for this task instance existed before this create (find() looked), so the
+        # tagged session Devin handed back is this create's own: its first response was lost and
+        # the hook's replay got "already exists".
+        self._record(session_id, url, True)
+        return self._finish(snapshot, url, True, "created (Devin answered a repeated create with it)")
 
     def _create_once(self, prompt: str, request: dict[str, Any]) -> Attached:
         from airflow_provider_devin.exceptions import DevinAPIError
