@@ -74,8 +74,8 @@ class DialectResolver:
             principal = body.get("principal_type") if isinstance(body, dict) else None
             raise AirflowException(
                 f"Devin connection {self._settings.conn_id!r}: the v3 API needs an organization id, and "
-                f"GET /v3/self gave none for this key (principal_type={principal!r}, org_id null; enterprise "
-                "service users have no single organization). Set the connection extra org_id "
-                '(e.g. {"org_id": "org-abc123"}; Settings → Devin API in the Devin web app shows it).'
+                f"GET /v3/self gave none for this key (principal_type={principal!r}, org_id null, as for an "
+                "enterprise service user): set the connection extra org_id (Settings → Devin API in the Devin "
+                'web app shows it), e.g. {"org_id": "org-abc123"}.'
             )
         return V3Dialect(org_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from devin_versions import ApiPaths
 
 from airflow_provider_devin.hooks.devin import DevinHook
 
@@ -31,3 +32,9 @@ def hook(devin_emulator, clock):
     hook._asleep = clock.asleep
     yield hook
     hook.close()
+
+
+@pytest.fixture
+def api(devin_api_version: str) -> ApiPaths:
+    """The journal paths of the version under test (v1 unless the test is parametrised)."""
+    return ApiPaths(devin_api_version)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 from airflow_provider_devin.hooks import _async
 from airflow_provider_devin.hooks.devin import DevinHook
+
+both_versions = pytest.mark.parametrize("devin_api_version", ["v1", "v3"])
 
 
 def open_fds() -> int:
@@ -27,6 +31,7 @@ async def fds_settle_to(limit: int) -> int:
     return open_fds()
 
 
+@both_versions
 async def test_concurrent_waits_share_one_client_and_close_it_when_the_last_leaves(devin_emulator):
     session_id = create_session()
     fds_before = open_fds()
@@ -50,6 +55,7 @@ async def test_concurrent_waits_share_one_client_and_close_it_when_the_last_leav
     assert await fds_settle_to(fds_before) <= fds_before
 
 
+@both_versions
 async def test_cancelled_waits_release_the_client(devin_emulator):
     session_id = create_session()
     fds_before = open_fds()
