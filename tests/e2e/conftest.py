@@ -40,9 +40,24 @@ def _remove_stale_homes(parent: Path) -> None:
             shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(scope="module", params=["v3", "v1"])
+def e2e_api_version(request: pytest.FixtureRequest) -> str:
+    """One deployment per Devin API version: v3 (``cog_`` keys, what Devin issues today), then v1."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def e2e_api_key() -> str:
-    return f"apk_e2e_{secrets.token_hex(16)}"
+def e2e_api_key(e2e_api_version: str) -> str:
+    prefix = "cog_" if e2e_api_version == "v3" else "apk_"
+    return f"{prefix}e2e_{secrets.token_hex(16)}"
+
+
+@pytest.fixture(scope="module")
+def e2e_paths(e2e_api_version: str) -> Any:
+    """Journal paths of the deployment's API version."""
+    from devin_versions import ApiPaths
+
+    return ApiPaths(e2e_api_version)
 
 
 @pytest.fixture(scope="module")

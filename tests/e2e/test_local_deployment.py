@@ -78,7 +78,7 @@ def test_deployment_listens_on_loopback_only(deployment: LocalAirflow) -> None:
 
 
 def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db(
-    deployment: LocalAirflow, emulator: Any, e2e_api_key: str
+    deployment: LocalAirflow, emulator: Any, e2e_api_key: str, e2e_paths: Any
 ) -> None:
     airflow = deployment
     emulator.control.set_default_scenario("pull_request")
@@ -120,11 +120,11 @@ def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db
     trigger_logs = [p for p in airflow.task_log_files(DAG_ID, run_id, TASK_ID) if ".log.trigger." in p.name]
     assert [p.name for p in trigger_logs] == [f"attempt=1.log.trigger.{triggerer_id}.log"]
     assert session_id in trigger_logs[0].read_text()
-    polls = emulator.control.journal(method="GET", path=f"/v1/sessions/{session_id}")
+    polls = emulator.control.journal(method="GET", path=e2e_paths.session(session_id))
     assert any("(async)" in (entry.get("user_agent") or "") for entry in polls)
 
     # Exactly one create reached Devin for the one task instance that creates sessions.
-    assert len(emulator.control.journal(method="POST", path="/v1/sessions")) == 1
+    assert len(e2e_paths.creates(emulator.control)) == 1
 
     # The API key is nowhere: not in task/trigger/component logs, XComs, triggers or anywhere in the DB.
     assert files_mentioning(airflow.logs_dir, e2e_api_key) == []
@@ -150,7 +150,7 @@ def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db
     ],
 )
 def test_worker_killed_between_create_and_deferral_retries_without_a_second_session(
-    deployment: LocalAirflow, emulator: Any, victims: str
+    deployment: LocalAirflow, emulator: Any, victims: str, e2e_paths: Any
 ) -> None:
     airflow = deployment
     control = emulator.control
@@ -158,10 +158,10 @@ def test_worker_killed_between_create_and_deferral_retries_without_a_second_sess
     # The operator reads the session once right after creating it, before deferring: hold that
     # read for 45 s, which opens a window in which the task's process is known to sit between the
     # create and the deferral.
-    control.inject_fault("GET", "/v1/sessions/*", delay=45, times=1)
+    control.inject_fault("GET", e2e_paths.session("*"), delay=45, times=1)
 
     run_id = airflow.trigger_dag(DAG_ID, conf={"repo": f"acme/e2e-kill-{victims.replace(' ', '-')}"})
-    wait_until("the create to reach Devin", lambda: control.journal(method="POST", path="/v1/sessions"))
+    wait_until("the create to reach Devin", lambda: e2e_paths.creates(control))
     wait_until("the post-create read to be held", lambda: control.faults() == [], interval=0.1)
     ti = task_instance(airflow, run_id)
     assert ti["state"] == "running" and ti["try_number"] == 1
@@ -182,7 +182,7 @@ def test_worker_killed_between_create_and_deferral_retries_without_a_second_sess
     ti = task_instance(airflow, run_id)
     assert ti["state"] == "success"
     assert ti["try_number"] == 2, "the killed try must have been retried"
-    assert len(control.journal(method="POST", path="/v1/sessions")) == 1
+    assert len(e2e_paths.creates(control)) == 1
     assert len(control.sessions()) == 1
     attempt_2 = [p for p in airflow.task_log_files(DAG_ID, run_id, TASK_ID) if p.name == "attempt=2.log"]
     assert attempt_2 and "Reattaching" in attempt_2[0].read_text()
