@@ -44,7 +44,19 @@ STATUS_CLASSES: dict[str, StatusClass] = {
 #: v1 message ``type`` → ``SessionMessage.source``; other types keep their raw value as source.
 MESSAGE_SOURCES = {"devin_message": "devin", "user_message": "user", "initial_user_message": "user"}
 
-_ATTACHMENT_HINT = 'On v1, reference an uploaded file with an ATTACHMENT:"<url>" line in the prompt or message.'
+
+def with_attachment_lines(text: str, attachment_urls: Iterable[str] | None, field: str) -> str:
+    """v1 has no ``attachment_urls``: its documented convention is one ``ATTACHMENT:"<url>"`` line per
+    file at the end of the prompt or message, which is what ``attachment_urls`` becomes here."""
+    text = require_text(field, text)
+    if attachment_urls is None:
+        return text
+    if isinstance(attachment_urls, str):
+        raise ValueError(f"attachment_urls must be a list of URLs, not a single string ({attachment_urls!r}).")
+    urls = [require_text(f"attachment_urls[{index}]", url).strip() for index, url in enumerate(attachment_urls)]
+    if not urls:
+        return text
+    return text.rstrip("\n") + "\n\n" + "\n".join(f'ATTACHMENT:"{url}"' for url in urls)
 
 
 def _segment(field: str, value: object) -> str:
@@ -137,9 +149,8 @@ class V1Dialect(ApiDialect):
     ) -> ApiRequest:
         self.reject_given(
             "v3",
-            _ATTACHMENT_HINT if attachment_urls is not None else "",
+            "",
             repos=repos,
-            attachment_urls=attachment_urls,
             structured_output_required=structured_output_required,
             devin_mode=devin_mode,
             create_as_user_id=create_as_user_id,
@@ -149,7 +160,10 @@ class V1Dialect(ApiDialect):
             child_playbook_id=child_playbook_id,
             session_links=session_links,
         )
-        body: dict[str, Any] = {"prompt": require_text("prompt", prompt), "idempotent": bool(idempotent)}
+        body: dict[str, Any] = {
+            "prompt": with_attachment_lines(prompt, attachment_urls, "prompt"),
+            "idempotent": bool(idempotent),
+        }
         if title is not None:
             body["title"] = require_text("title", title)
         if tags is not None:
@@ -186,13 +200,12 @@ class V1Dialect(ApiDialect):
         attachment_urls: Iterable[str] | None = None,
         message_as_user_id: str | None = None,
     ) -> ApiRequest:
-        hint = _ATTACHMENT_HINT if attachment_urls is not None else ""
-        self.reject_given("v3", hint, attachment_urls=attachment_urls, message_as_user_id=message_as_user_id)
+        self.reject_given("v3", "", message_as_user_id=message_as_user_id)
         return ApiRequest.build(
             f"send message to session {session_id}",
             "POST",
             f"{_session_path(session_id)}/message",
-            json_body={"message": require_text("message", message)},
+            json_body={"message": with_attachment_lines(message, attachment_urls, "message")},
         )
 
     def read_message_sent(self, body: Any) -> str | None:

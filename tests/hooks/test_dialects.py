@@ -143,7 +143,6 @@ def test_v1_only_arguments_are_refused_on_v3_naming_the_version(call, what):
     [
         (lambda: V1.create_session("x", repos=["a/b"]), "'repos'"),
         (lambda: V1.create_session("x", devin_mode="fast"), "'devin_mode'"),
-        (lambda: V1.create_session("x", attachment_urls=["https://x/a"]), "'attachment_urls'"),
         (lambda: V1.terminate_session("devin-1", archive=True), "'archive'"),
         (lambda: V1.append_session_tags("devin-1", ["a"]), "append_session_tags"),
         (lambda: V1.get_session_tags("devin-1"), "get_session_tags"),
@@ -151,7 +150,6 @@ def test_v1_only_arguments_are_refused_on_v3_naming_the_version(call, what):
         (lambda: V1.unarchive_session("devin-1"), "unarchive_session"),
         (lambda: V1.list_messages("devin-1"), "list_messages"),
         (lambda: V1.list_sessions(session_ids=["devin-1"]), "'session_ids'"),
-        (lambda: V1.send_message("devin-1", "hi", attachment_urls=["https://x/a"]), "'attachment_urls'"),
     ],
 )
 def test_v3_only_operations_are_refused_on_v1_naming_the_version(call, what):
@@ -163,9 +161,15 @@ def test_unsupported_in_version_is_a_value_error():
     assert issubclass(UnsupportedInVersion, ValueError)
 
 
-def test_v1_attachment_urls_refusal_says_how_to_attach_on_v1():
-    with pytest.raises(UnsupportedInVersion, match='ATTACHMENT:"<url>"'):
-        V1.create_session("x", attachment_urls=["https://x/a"])
+def test_v1_turns_attachment_urls_into_its_attachment_prompt_lines():
+    urls = ["https://api.devin.ai/v1/attachments/u1/a.csv", "https://api.devin.ai/v1/attachments/u2/b.md"]
+    body = V1.create_session("Fix it.\n", attachment_urls=urls).json_body
+    assert body["prompt"] == f'Fix it.\n\nATTACHMENT:"{urls[0]}"\nATTACHMENT:"{urls[1]}"'
+    message = V1.send_message("devin-1", "See the file", attachment_urls=urls[:1]).json_body
+    assert message == {"message": f'See the file\n\nATTACHMENT:"{urls[0]}"'}
+    assert V1.create_session("plain", attachment_urls=[]).json_body["prompt"] == "plain"
+    with pytest.raises(ValueError, match="attachment_urls must be a list"):
+        V1.create_session("x", attachment_urls="https://x/a")
 
 
 # --- pagination ---------------------------------------------------------------------------------

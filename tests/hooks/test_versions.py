@@ -118,7 +118,6 @@ V3_ONLY = [
     lambda hook: hook.list_messages("devin-1"),
     lambda hook: next(hook.iter_messages("devin-1")),
     lambda hook: hook.list_sessions(session_ids=["devin-1"]),
-    lambda hook: hook.send_message("devin-1", "hi", attachment_urls=["https://x/a.csv"]),
 ]
 
 
