@@ -54,6 +54,55 @@ def test_connection_form_labels_the_key_and_base_url():
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
     assert behaviour["placeholders"]["host"] == "https://api.devin.ai"
     assert set(conn_type["conn-fields"]) >= {"timeout", "connect_timeout", "max_retries", "max_retry_wait"}
+    assert "cog_" in behaviour["placeholders"]["password"] and "apk_" in behaviour["placeholders"]["password"]
+
+
+def test_connection_form_offers_the_api_version_and_the_org_id():
+    (conn_type,) = get_provider_info()["connection-types"]
+    fields = conn_type["conn-fields"]
+    assert fields["api_version"]["label"] == "API version"
+    assert fields["api_version"]["schema"]["enum"] == ["auto", "v1", "v3"]
+    assert fields["api_version"]["schema"]["default"] == "auto"
+    assert fields["org_id"]["label"] == "Organization ID"
+    assert "Settings → Devin API" in fields["org_id"]["description"]
+    assert "only for v3 (cog_) keys; read from /v3/self when empty" in fields["org_id"]["description"].lower()
+    for field in fields.values():
+        jsonschema.Draft7Validator.check_schema(field["schema"])
+
+
+def test_the_hook_form_behaviour_matches_the_provider_info():
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    (conn_type,) = get_provider_info()["connection-types"]
+    behaviour = DevinHook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == conn_type["ui-field-behaviour"]["hidden-fields"]
+    assert behaviour["placeholders"]["password"] == conn_type["ui-field-behaviour"]["placeholders"]["password"]
+    assert "api_version" in behaviour["placeholders"]["extra"]
+
+
+def test_the_hook_form_widgets_on_webservers_that_have_wtforms():
+    pytest.importorskip("wtforms")
+    pytest.importorskip("flask_appbuilder")
+    from flask import Flask
+
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    with Flask(__name__).app_context():
+        widgets = DevinHook.get_connection_form_widgets()
+    assert set(widgets) == {"api_version", "org_id"}
+    assert widgets["api_version"].kwargs["default"] == "auto"
+    assert "auto, v1 or v3" in widgets["api_version"].kwargs["description"]
+    assert str(widgets["org_id"].args[0]) == "Organization ID"
+
+
+def test_airflow_accepts_the_hook_form_widgets():
+    pytest.importorskip("wtforms")
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    widgets = manager.connection_form_widgets
+    assert {"extra__devin__api_version", "extra__devin__org_id"} <= set(widgets)
+    assert manager.field_behaviours["devin"]["relabeling"] == {"host": "Base URL", "password": "API key"}
 
 
 def test_airflow_lists_the_provider():

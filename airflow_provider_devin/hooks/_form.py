@@ -69,18 +69,19 @@ def ui_field_behaviour(*, provider_info: bool = False) -> dict[str, Any]:
 
 def connection_form_widgets() -> dict[str, Any]:
     """The extra fields for the Airflow 2.x-3.1 form (flask_appbuilder / wtforms widgets)."""
-    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import SelectField, StringField
-    from wtforms.validators import Optional, Regexp
+    from wtforms import StringField
+    from wtforms.validators import AnyOf, Optional, Regexp
 
+    # Airflow 2.x accepts only String/Integer/Password/Boolean fields here (no SelectField).
     return {
-        "api_version": SelectField(
+        "api_version": StringField(
             lazy_gettext("API version"),
-            choices=[("auto", "auto (from the key)"), ("v1", "v1 (legacy apk_ keys)"), ("v3", "v3 (cog_ keys)")],
+            validators=[Optional(), AnyOf(["auto", "v1", "v3"], message="One of auto, v1, v3.")],
             default="auto",
-            widget=Select2Widget(),
-            description=API_VERSION_HELP,
+            widget=BS3TextFieldWidget(),
+            description=f"auto, v1 or v3. {API_VERSION_HELP}",
         ),
         "org_id": StringField(
             lazy_gettext("Organization ID"),

@@ -35,13 +35,20 @@ class ResourceMethods:
         raise NotImplementedError  # pragma: no cover - provided by DevinHook
 
     def _all_pages(
-        self, build: Callable[[ApiDialect, str | None], ApiRequest], read: Callable[[ApiDialect, Any], Page]
+        self,
+        build: Callable[[ApiDialect, str | None], ApiRequest],
+        read: Callable[[ApiDialect, Any, str | None], Page],
     ) -> Iterator[dict[str, Any]]:
+        """Every item of a list, following ``next_cursor``; a repeated cursor is an error, not a loop.
+
+        :param build: the request for a page, given the cursor (``None`` for the first).
+        :param read: the page from its body (and the cursor that fetched it).
+        """
         cursor: str | None = None
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             request_cursor = cursor
-            page = read(self.dialect, self._send(lambda d: build(d, request_cursor)))  # noqa: B023 (called at once)
+            page = read(self.dialect, self._send(lambda d: build(d, request_cursor)), request_cursor)  # noqa: B023
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -91,7 +98,7 @@ class ResourceMethods:
     def list_secrets(self) -> list[SecretMetadata]:
         """List the org's secrets (metadata only; values are never returned), as
         ``{id, type, key, created_at}`` on both versions."""
-        items = self._all_pages(lambda d, c: d.list_secrets(cursor=c), lambda d, body: d.read_secret_page(body))
+        items = self._all_pages(lambda d, c: d.list_secrets(cursor=c), lambda d, body, _: d.read_secret_page(body))
         return cast(list[SecretMetadata], list(items))
 
     def create_secret(self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None) -> str:
@@ -128,7 +135,7 @@ class ResourceMethods:
         """
         folders: list[dict[str, Any]] = []
 
-        def read(dialect: ApiDialect, body: Any) -> Page:
+        def read(dialect: ApiDialect, body: Any, cursor: str | None) -> Page:
             page, page_folders = dialect.read_knowledge_page(body)
             folders.extend(page_folders)
             return page
@@ -222,7 +229,7 @@ class ResourceMethods:
 
     def list_playbooks(self) -> list[Playbook]:
         """List the team playbooks (every page)."""
-        items = self._all_pages(lambda d, c: d.list_playbooks(cursor=c), lambda d, body: d.read_playbook_page(body))
+        items = self._all_pages(lambda d, c: d.list_playbooks(cursor=c), lambda d, body, _: d.read_playbook_page(body))
         return cast(list[Playbook], list(items))
 
     def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> Playbook:

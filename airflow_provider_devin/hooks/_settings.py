@@ -129,7 +129,7 @@ def settings_from_connection(
             "apk_user_… / apk_… for v1) in its password field."
         )
     extras = _extras(conn)
-    api_version = resolve_api_version(extras.get("api_version"), api_key, conn_id)
+    api_version = resolve_api_version(_form_extra(extras, "api_version"), api_key, conn_id)
     base_url = normalise_base_url(conn.host, conn.port, conn_id)
     on_devin_cloud = urlsplit(base_url).hostname == urlsplit(DEFAULT_BASE_URL).hostname
     default_web = DEFAULT_WEB_URL if on_devin_cloud else base_url
@@ -148,8 +148,14 @@ def settings_from_connection(
         web_url=str(extras.get("web_url") or default_web).rstrip("/"),
         verify=_verify(extras.get("verify")),
         api_version=api_version,
-        org_id=_org_id(extras.get("org_id"), conn_id),
+        org_id=_org_id(_form_extra(extras, "org_id"), conn_id),
     )
+
+
+def _form_extra(extras: dict[str, Any], name: str) -> Any:
+    """An extra as the connection form saved it: ``name``, or the older ``extra__devin__<name>``."""
+    value = extras.get(name)
+    return extras.get(f"extra__devin__{name}") if value in (None, "") else value
 
 
 def resolve_api_version(value: Any, api_key: str, conn_id: str) -> str:

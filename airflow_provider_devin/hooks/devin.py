@@ -27,18 +27,14 @@ from airflow_provider_devin.api_types import (
     SessionResponse,
     SessionSummary,
 )
-from airflow_provider_devin.exceptions import DevinResponseError
 from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
 from airflow_provider_devin.hooks._http import (
-    NO_BODY,
     ApiRequest,
-    connection_error,
-    interpret_response,
-    log_response,
 )
 from airflow_provider_devin.hooks._resolve import DialectResolver
-from airflow_provider_devin.hooks._resources import MAX_PAGES, ResourceMethods
+from airflow_provider_devin.hooks._resources import ResourceMethods
 from airflow_provider_devin.hooks._settings import ConnectionSettings, settings_from_connection
+from airflow_provider_devin.hooks._sync import send_with_requests
 from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView
 
 if TYPE_CHECKING:
@@ -234,30 +230,7 @@ class DevinHook(ResourceMethods, BaseHook):
         )
 
     def _send_once(self, request: ApiRequest, files: Mapping[str, Any] | None) -> Any:
-        import requests
-
-        session = self.get_conn()
-        settings = self.settings
-        started = time.monotonic()
-        try:
-            response = session.request(
-                request.method,
-                settings.base_url + request.path,
-                params=list(request.params) or None,
-                json=None if request.json_body is NO_BODY else request.json_body,
-                files=files,
-                timeout=(settings.connect_timeout, settings.timeout),
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise connection_error(request, "connect timeout", request_sent=False) from None
-        except requests.exceptions.Timeout:
-            raise connection_error(request, "read timeout", request_sent=True) from None
-        except requests.exceptions.ConnectionError as err:
-            never_sent = _failed_before_sending(err)
-            reason = "connection refused or unreachable" if never_sent else "connection dropped"
-            raise connection_error(request, reason, request_sent=not never_sent) from None
-        log_response(self.log, request, response.status_code, started)
-        return interpret_response(request, response.status_code, response.headers, response.content)
+        return send_with_requests(self.get_conn(), self.settings, request, files, self.log)
 
     # --- the async transport --------------------------------------------------------------------
 
@@ -345,24 +318,16 @@ class DevinHook(ResourceMethods, BaseHook):
 
         validate_page_size(page_size, "page_size", self.resolver.validating().max_page_size)
         tag_list = list(tags) if tags is not None else None
-        cursor: str | None = None
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            page = self.list_sessions_page(tag_list, user_email, page_size, cursor=cursor, **filters)
-            yield from cast(list[SessionSummary | SessionResponse], page.items)
-            if page.next_cursor is None or not page.items:
-                return
-            if page.next_cursor in seen:
-                break
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
-        raise DevinResponseError(
-            f"Devin API: list sessions returned the cursor {cursor!r} twice (or over {MAX_PAGES} pages); "
-            "refusing to loop.",
-            operation="list sessions",
-            method="GET",
-            path="",
-        )
+
+        def build(dialect: ApiDialect, cursor: str | None) -> ApiRequest:
+            return dialect.list_sessions(
+                tags=tag_list, user_email=user_email, page_size=page_size, cursor=cursor, **filters
+            )
+
+        def read(dialect: ApiDialect, body: Any, cursor: str | None) -> Page:
+            return dialect.read_session_page(body, page_size=page_size, cursor=cursor)
+
+        return cast(Iterator[SessionSummary | SessionResponse], self._all_pages(build, read))
 
     def find_sessions(self, tag: str, *, max_sessions: int = 1000) -> list[SessionView]:
         """The sessions carrying ``tag``, newest first (by ``created_at``).
@@ -450,32 +415,14 @@ class DevinHook(ResourceMethods, BaseHook):
         :param session_links: (v3) Links to related sessions.
         :return: v1 ``{"session_id", "url", "is_new_session"?}``; v3 the ``SessionResponse``.
         """
-        fields = {
-            "idempotent": idempotent,
-            "title": title,
-            "tags": tags,
-            "playbook_id": playbook_id,
-            "snapshot_id": snapshot_id,
-            "knowledge_ids": knowledge_ids,
-            "secret_ids": secret_ids,
-            "session_secrets": session_secrets,
-            "structured_output_schema": structured_output_schema,
-            "max_acu_limit": max_acu_limit,
-            "unlisted": unlisted,
-        }
-        v3_fields = {
-            "repos": repos,
-            "attachment_urls": attachment_urls,
-            "structured_output_required": structured_output_required,
-            "devin_mode": devin_mode,
-            "create_as_user_id": create_as_user_id,
-            "resumable": resumable,
-            "platform": platform,
-            "bypass_approval": bypass_approval,
-            "child_playbook_id": child_playbook_id,
-            "session_links": session_links,
-        }
-        fields.update({name: value for name, value in v3_fields.items() if value is not None})
+        fields: dict[str, Any] = dict(
+            idempotent=idempotent, title=title, tags=tags, playbook_id=playbook_id, snapshot_id=snapshot_id,
+            knowledge_ids=knowledge_ids, secret_ids=secret_ids, session_secrets=session_secrets,
+            structured_output_schema=structured_output_schema, max_acu_limit=max_acu_limit, unlisted=unlisted,
+            repos=repos, attachment_urls=attachment_urls, structured_output_required=structured_output_required,
+            devin_mode=devin_mode, create_as_user_id=create_as_user_id, resumable=resumable, platform=platform,
+            bypass_approval=bypass_approval, child_playbook_id=child_playbook_id, session_links=session_links,
+        )  # fmt: skip
         # Materialise iterables once, so validating and building see the same items.
         for name in ("tags", "knowledge_ids", "secret_ids", "repos", "attachment_urls", "session_links"):
             if fields.get(name) is not None and not isinstance(fields[name], (str, list)):
@@ -615,23 +562,13 @@ class DevinHook(ResourceMethods, BaseHook):
         :param session_id: The session.
         :param page_size: Messages per request (1-200).
         """
-        cursor: str | None = None
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            page = self.list_messages(session_id, page_size=page_size, cursor=cursor)
-            yield from cast(list[SessionMessageV3], page.items)
-            if page.next_cursor is None:
-                return
-            if page.next_cursor in seen:
-                break
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
-        raise DevinResponseError(
-            f"Devin API: list messages of session {session_id} returned the cursor {cursor!r} twice; refusing to loop.",
-            operation=f"list messages of session {session_id}",
-            method="GET",
-            path="",
-        )
+
+        def read(dialect: ApiDialect, body: Any, cursor: str | None) -> Page:
+            items, end_cursor, has_next = dialect.read_message_page(body)
+            return Page(items, end_cursor if has_next else None)
+
+        pages = self._all_pages(lambda d, c: d.list_messages(session_id, page_size=page_size, cursor=c), read)
+        return cast(Iterator[SessionMessageV3], pages)
 
     # --- health ---------------------------------------------------------------------------------
 
@@ -665,21 +602,3 @@ def newest_first(views: Iterable[SessionView]) -> list[SessionView]:
 def _tags_of(body: Any) -> list[str]:
     tags = body.get("tags") if isinstance(body, dict) else body
     return [tag for tag in tags or [] if isinstance(tag, str)]
-
-
-def _failed_before_sending(err: Exception) -> bool:
-    """Whether a requests ConnectionError happened while connecting (refused, DNS, connect timeout)."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    seen: set[int] = set()
-    stack: list[Any] = [err]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
-            return True
-        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
-        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
-    return False

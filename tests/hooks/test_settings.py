@@ -133,3 +133,9 @@ def test_an_enterprise_host_is_kept_for_v3():
         conn(host="https://api.acme.devinenterprise.com", password="cog_fake-v3-test-key"), "c"
     )
     assert (settings.base_url, settings.api_version) == ("https://api.acme.devinenterprise.com", "v3")
+
+
+def test_extras_saved_by_an_old_form_with_the_prefix_are_read():
+    extras = {"extra__devin__api_version": "v3", "extra__devin__org_id": "org-1", "api_version": ""}
+    settings = settings_from_connection(conn(password="cog_fake-v3-test-key", extra=extras), "c")
+    assert (settings.api_version, settings.org_id) == ("v3", "org-1")
