@@ -89,8 +89,9 @@ def test_hook_attachment_snippet_uploads_sends_and_downloads(devin_emulator, dev
     if devin_api_version == "v3":
         (url,) = sent["body"]["attachment_urls"]
         assert url.endswith("validation.log")
-    else:
-        assert 'ATTACHMENT:"' in sent["body"]["message"] and "validation.log" in sent["body"]["message"]
+    else:  # the same call: v1 carries the URL as an ATTACHMENT:"<url>" line of the message
+        last_line = sent["body"]["message"].splitlines()[-1]
+        assert last_line.startswith('ATTACHMENT:"') and last_line.endswith('validation.log"'), last_line
 
 
 @both_versions

@@ -9,11 +9,8 @@ def send_log_to_session(session_id: str) -> bytes:
 
     hook = DevinHook()  # the devin_default connection
     url = hook.upload_attachment(b"ERROR row 17: amount < 0\n", filename="validation.log")
-    text = "Here is the validation log from tonight's run."
-    if hook.api_version == "v3":
-        hook.send_message(session_id, text, attachment_urls=[url])
-    else:  # v1 reads ATTACHMENT:"<url>" lines in the message
-        hook.send_message(session_id, f'{text}\nATTACHMENT:"{url}"')
+    # v3 sends attachment_urls; v1 turns each URL into an ATTACHMENT:"<url>" line of the message.
+    hook.send_message(session_id, "Here is the validation log from tonight's run.", attachment_urls=[url])
     assert hook.download_attachment(url) == b"ERROR row 17: amount < 0\n"
     # --8<-- [end:upload]
     return hook.download_attachment(url)
