@@ -113,7 +113,10 @@ class AsyncDevinAPI:
         return cast(str, getattr(await self.dialect(), "org_id", None))
 
     def session_view(self, body: Mapping[str, Any]) -> SessionView:
-        """A session body as the normalised view (no I/O)."""
+        """A session body as the normalised view (no I/O).
+
+        :param body: What ``get_session`` / ``list_sessions`` returned.
+        """
         return self._resolver.validating().read_session(body)
 
     async def _send(self, build: Callable[[ApiDialect], ApiRequest]) -> Any:
@@ -175,7 +178,15 @@ class AsyncDevinAPI:
         cursor: str | None = None,
         **filters: Unpack[SessionFilters],
     ) -> Page:
-        """:meth:`list_sessions` with the next page's cursor (``None`` on the last page)."""
+        """:meth:`list_sessions` with the next page's cursor (``None`` on the last page).
+
+        :param tags: Only sessions carrying these tags.
+        :param user_email: Only sessions created by this user (v1 only).
+        :param limit: Page size (v3: 1-200).
+        :param offset: Items to skip (v1 only).
+        :param cursor: A previous page's ``next_cursor``.
+        :param filters: v3 only, as for :meth:`list_sessions`.
+        """
         body = await self._send(
             lambda d: d.list_sessions(
                 tags=tags, user_email=user_email, page_size=limit, offset=offset, cursor=cursor, **filters

@@ -286,7 +286,15 @@ class DevinHook(ResourceMethods, BaseHook):
         **filters: Unpack[SessionFilters],
     ) -> Page:
         """:meth:`list_sessions` as a :class:`~airflow_provider_devin.hooks._dialect.Page`: the items
-        and the ``next_cursor`` to pass as ``cursor`` (``None`` on the last page; on v1 an offset)."""
+        and the ``next_cursor`` to pass as ``cursor`` (``None`` on the last page; on v1 an offset).
+
+        :param tags: Only sessions carrying these tags.
+        :param user_email: Only sessions created by this user (v1 only).
+        :param limit: Page size (v3: 1-200).
+        :param offset: Sessions to skip (v1 only).
+        :param cursor: A previous page's ``next_cursor``.
+        :param filters: v3 only, as for :meth:`list_sessions`.
+        """
         tag_list = list(tags) if tags is not None else None
 
         def build(dialect: ApiDialect) -> ApiRequest:
