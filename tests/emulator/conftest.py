@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from v3_client import V3Client
 
 from airflow_provider_devin.emulator.pytest_plugin import DevinEmulator
 
@@ -46,55 +47,6 @@ class DevinClient:
         response = self.get(f"/v1/sessions/{session_id}")
         assert response.status_code == 200, response.text
         return response.json()
-
-
-class V3Client(DevinClient):
-    """The same, for the v3 organization API: ``org`` is the path prefix of org-scoped calls."""
-
-    ORG_ID = "org-emulator"
-
-    def __init__(self, base_url: str, api_key: str, org_id: str = ORG_ID) -> None:
-        super().__init__(base_url, api_key)
-        self.org = f"/v3/organizations/{org_id}"
-
-    def create(self, prompt: str = "Fix the flaky test", **fields: Any) -> dict[str, Any]:
-        response = self.post(f"{self.org}/sessions", json={"prompt": prompt, **fields})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        response = self.get(f"{self.org}/sessions/{session_id}")
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def messages(self, session_id: str, **params: Any) -> dict[str, Any]:
-        response = self.get(f"{self.org}/sessions/{session_id}/messages", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def send(self, session_id: str, message: str = "Please continue") -> requests.Response:
-        return self.post(f"{self.org}/sessions/{session_id}/messages", json={"message": message})
-
-    def list(self, params: Any = None) -> dict[str, Any]:
-        response = self.get(f"{self.org}/sessions", params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-def assert_problem(response: requests.Response, status: int, *words: str) -> dict[str, Any]:
-    """A v3 ``ProblemDetail`` answer with ``status`` whose ``detail`` mentions every word."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert set(body) == {"type", "title", "status", "detail", "instance", "errors"}
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert isinstance(body["title"], str) and body["title"]
-    assert body["instance"] == response.request.path_url.split("?")[0]
-    assert (body["errors"] is not None) == (status == 422)
-    for word in words:
-        assert word in str(body["detail"]), (word, body["detail"])
-    return body
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import requests
-from conftest import V3Client, assert_problem
+from v3_client import V3Client, assert_problem
 
 from airflow_provider_devin.emulator import DEFAULT_API_KEY, DEFAULT_V3_API_KEY, EmulatorServer
 

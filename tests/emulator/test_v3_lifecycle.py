@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from conftest import assert_problem
+from v3_client import assert_problem
 
 from airflow_provider_devin.emulator.scenarios import BUDGET_REASONS, SCENARIOS
 

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import assert_problem
+from v3_client import assert_problem
 
 NOTE_FIELDS = {
     "note_id",

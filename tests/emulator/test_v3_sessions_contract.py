@@ -6,7 +6,7 @@ import time
 
 import jsonschema
 import pytest
-from conftest import assert_problem
+from v3_client import assert_problem
 
 SESSION_FIELDS = {
     "session_id",
