@@ -11,6 +11,8 @@ Quick start::
     with EmulatorServer(speed=60.0) as server:
         print(server.base_url)          # http://127.0.0.1:<free port>
         server.control.advance(60)      # move the emulated clock on by one minute
+        # v1: Bearer DEFAULT_API_KEY on /v1/...; v3: Bearer DEFAULT_V3_API_KEY on
+        # /v3/organizations/org-emulator/... (the same sessions either way)
 
 See ``docs/emulator.md`` and :mod:`airflow_provider_devin.emulator.scenarios` for the
 session scenarios and their timings.
