@@ -149,7 +149,10 @@ class MessagePosition:
 
     @classmethod
     def decode(cls, value: str | None) -> MessagePosition:
-        """The inverse of :meth:`encode`; anything unreadable means "from the start"."""
+        """The inverse of :meth:`encode`; anything unreadable means "from the start".
+
+        :param value: a string :meth:`encode` returned, or ``None``.
+        """
         if not isinstance(value, str) or "|" not in value:
             return cls()
         cursor, _, event_id = value.rpartition("|")

@@ -379,7 +379,11 @@ class SessionWatch:
         return verdict
 
     def summary(self, view: SessionView, url: str | None = None) -> dict[str, Any]:
-        """:func:`session_summary` of ``view`` with the last Devin message this watch saw."""
+        """:func:`session_summary` of ``view`` with the last Devin message this watch saw.
+
+        :param view: the session as last read.
+        :param url: its web page, when known.
+        """
         return session_summary(view, url=url, last_devin_message=self.last_devin_message)
 
     def _log_messages(self, snapshot: SessionSnapshot) -> None:
