@@ -1,25 +1,30 @@
 """The emulated clock: real elapsed time times a speed factor, plus manual jumps.
 
 Every timeline in the emulator is expressed in emulated seconds since the clock started. Clients
-see an emulated instant in two ways:
+see an emulated instant as the **real wall time at which the emulated clock reached it**: the
+clock scales durations, it never runs the wall clock ahead. So at speed 60 a one-minute timeline
+spans one real second, and no timestamp either API version returns is ever in the future
+(a client computing ``now - created_at`` never gets a negative age).
 
-* **v1** (:meth:`EmulatedClock.isoformat`): the instant on a wall clock that started at the real
-  time the clock was created and runs at the emulated speed, so ``created_at``/``updated_at``/
-  message timestamps keep the emulated spacing (a 60 s timeline reads as 60 s apart) even when the
-  clock runs 60 times faster than real time. These may lie in the future.
-* **v3** (:meth:`EmulatedClock.wall_time`, integer epoch seconds): the real wall time at which
-  the emulated clock reached that instant. A jump (``advance``) happens in no real time, so every
-  instant it skipped maps to the wall time of the jump. These are never in the future, they only
-  grow with the emulated time, and an event keeps its timestamp on every read.
+* **v1** (:meth:`EmulatedClock.isoformat`): that instant as ISO-8601 with a ``+00:00`` offset and
+  microseconds.
+* **v3** (:meth:`EmulatedClock.epoch`): the same instant as integer epoch seconds.
+
+A jump (:meth:`EmulatedClock.advance`) takes :data:`JUMP_REAL_SECONDS` of real time, over which
+the instants it skips are spread evenly, so events a jump skips over keep distinct, ordered v1
+timestamps (to the microsecond, for events more than ``seconds / 1000`` apart). Timestamps only
+grow with the emulated time, and an event keeps its timestamp on every read.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from datetime import datetime, timezone
 
-_JUMP = 0.0  # the "speed" of a jump segment: every instant in it maps to the jump's real time
+#: Real seconds an ``advance()`` takes; the emulated instants it skips map into this window.
+JUMP_REAL_SECONDS = 0.001
 
 
 class EmulatedClock:
@@ -37,7 +42,7 @@ class EmulatedClock:
         self._base_emulated = 0.0  # emulated time at the last re-base
         self._base_real = 0.0  # real seconds since the origin at the last re-base
         # Breakpoints of the emulated -> real mapping: (emulated, real seconds since the origin,
-        # speed from there on, or _JUMP for the instants a jump skipped).
+        # speed from there on); a jump is a short segment at a very high speed.
         self._marks: list[tuple[float, float, float]] = [(0.0, 0.0, self._speed)]
 
     @property
@@ -57,12 +62,21 @@ class EmulatedClock:
         self._marks.append((emulated, real, speed_after))
 
     def advance(self, seconds: float) -> float:
-        """Jump forward by ``seconds`` emulated seconds; returns the new emulated time."""
+        """Jump forward by ``seconds`` emulated seconds; returns the new emulated time.
+
+        The jump takes :data:`JUMP_REAL_SECONDS` of real time (the caller holds the state lock, so
+        no request reads the clock meanwhile); the skipped instants map into that window.
+        """
         if seconds < 0:
             raise ValueError(f"the emulated clock only moves forward; got {seconds!r}")
-        self._rebase(_JUMP)
-        self._base_emulated += seconds
-        self._marks.append((self._base_emulated, self._base_real, self._speed))
+        if seconds == 0:
+            return self.now()
+        start_emulated, start_real = self.now(), self._real()
+        time.sleep(JUMP_REAL_SECONDS)
+        end_real = max(self._real(), start_real + 1e-9)
+        self._marks.append((start_emulated, start_real, seconds / (end_real - start_real)))
+        self._base_emulated, self._base_real = start_emulated + seconds, end_real
+        self._marks.append((self._base_emulated, end_real, self._speed))
         return self.now()
 
     def set_speed(self, speed: float) -> None:
@@ -73,17 +87,25 @@ class EmulatedClock:
         self._speed = float(speed)
 
     def isoformat(self, emulated: float) -> str:
-        """v1: ISO-8601 with a ``+00:00`` offset, e.g. ``2026-01-01T00:05:30.123456+00:00`` (see module doc)."""
-        return datetime.fromtimestamp(self._wall_origin + emulated, tz=timezone.utc).isoformat(timespec="microseconds")
+        """v1: :meth:`wall_time` as ISO-8601 with a ``+00:00`` offset, e.g. ``2026-01-01T00:05:30.123456+00:00``."""
+        return datetime.fromtimestamp(self.wall_time(emulated), tz=timezone.utc).isoformat(timespec="microseconds")
 
     def wall_time(self, emulated: float) -> float:
-        """v3: real epoch seconds at which the emulated clock reached ``emulated``, never after now."""
+        """Real epoch seconds at which the emulated clock reached ``emulated``; never after now.
+
+        :param emulated: an emulated instant (seconds since the clock started); one still ahead
+            maps to now.
+        """
         index = bisect.bisect_right(self._marks, emulated, key=lambda mark: mark[0]) - 1
         start, real, speed = self._marks[max(index, 0)]
-        if speed != _JUMP:
-            real += max(emulated - start, 0.0) / speed
-        return self._wall_origin + min(real, self._real())
+        real += max(emulated - start, 0.0) / speed
+        # Floor to the microsecond (what isoformat shows), so rounding never lands after now.
+        wall = math.floor((self._wall_origin + min(real, self._real())) * 1e6) / 1e6
+        return min(wall, time.time())
 
     def epoch(self, emulated: float) -> int:
-        """:meth:`wall_time` as integer epoch seconds (what v3 ``created_at``/``updated_at`` carry)."""
+        """v3: :meth:`wall_time` as integer epoch seconds (what ``created_at``/``updated_at`` carry).
+
+        :param emulated: an emulated instant.
+        """
         return int(self.wall_time(emulated))
