@@ -126,17 +126,35 @@ class SecretMetadata(TypedDict):
 
 
 class KnowledgeEntry(TypedDict):
-    """A knowledge note."""
+    """A knowledge note as the hook returns it on BOTH versions (``list_knowledge``,
+    ``create_knowledge``, ``update_knowledge``).
+
+    Devin's body (v1 ``KnowledgeResponse`` or v3 :class:`KnowledgeNoteV3`) with each field that
+    means the same in both versions under both names: ``id`` = ``note_id``,
+    ``trigger_description`` = ``trigger``, ``parent_folder_id`` = ``folder_id``; ``macro`` and
+    ``pinned_repo`` are always present (possibly ``None``). Version-only fields (v1
+    ``created_by``; v3 ``is_enabled``, ``folder_path``, ``access_type``, ``org_id``,
+    ``updated_at``) appear only when Devin sent them. ``created_at`` is an ISO string on v1 and
+    integer epoch seconds on v3.
+    """
 
     id: str
+    note_id: str
     name: str
     body: str
     trigger_description: str
-    created_at: NotRequired[str]
+    trigger: str
+    parent_folder_id: str | None
+    folder_id: str | None
+    macro: str | None
+    pinned_repo: str | None
+    created_at: NotRequired[str | int]
     created_by: NotRequired[dict[str, Any] | None]
-    macro: NotRequired[str | None]
-    parent_folder_id: NotRequired[str | None]
-    pinned_repo: NotRequired[str | None]
+    updated_at: NotRequired[int]
+    folder_path: NotRequired[str]
+    is_enabled: NotRequired[bool]
+    access_type: NotRequired[str]
+    org_id: NotRequired[str | None]
 
 
 class KnowledgeFolder(TypedDict):
@@ -149,24 +167,33 @@ class KnowledgeFolder(TypedDict):
 
 
 class KnowledgeListing(TypedDict):
-    """``GET /v1/knowledge``."""
+    """What ``list_knowledge`` returns on both versions (v1 ``GET /v1/knowledge``; on v3 every page
+    of ``.../knowledge/notes``, and ``folders`` empty)."""
 
     knowledge: list[KnowledgeEntry]
     folders: list[KnowledgeFolder]
 
 
 class Playbook(TypedDict):
-    """A team playbook."""
+    """A team playbook as the hook returns it on BOTH versions (``list_playbooks``,
+    ``create_playbook``, ``get_playbook``).
+
+    Devin's body (v1 ``PlaybookResponse`` or v3 :class:`PlaybookV3`) with ``macro`` and ``status``
+    always present: ``status`` is v1's (``published``, ``deleted``) and ``None`` on v3, which has no
+    status and lists only live playbooks. Timestamps are ISO strings on v1, epoch seconds on v3.
+    """
 
     playbook_id: str
     title: str
     body: str
-    status: NotRequired[str | None]
+    status: str | None
+    macro: str | None
     access_type: NotRequired[str | None]
     org_id: NotRequired[str | None]
-    macro: NotRequired[str | None]
-    created_at: NotRequired[str | None]
-    updated_at: NotRequired[str | None]
+    created_at: NotRequired[str | int | None]
+    updated_at: NotRequired[str | int | None]
+    created_by: NotRequired[str]
+    updated_by: NotRequired[str]
     created_by_user_id: NotRequired[str | None]
     created_by_user_name: NotRequired[str | None]
     updated_by_user_id: NotRequired[str | None]
@@ -265,7 +292,8 @@ class SelfResponse(TypedDict):
 
 
 class KnowledgeNoteV3(TypedDict):
-    """A v3 knowledge note (v1 calls ``trigger`` ``trigger_description``)."""
+    """A v3 knowledge note as Devin sends it (v1 calls ``trigger`` ``trigger_description``); the
+    hook returns it as a :class:`KnowledgeEntry`, which adds the v1 names."""
 
     note_id: str
     name: str

@@ -2,8 +2,11 @@
 secrets, knowledge notes and playbooks, on either API version (a mixin, kept apart so the hook
 module stays about sessions).
 
-Return values are Devin's own bodies, which differ by version (v1 ``KnowledgeEntry`` / v3
-``KnowledgeNoteV3``, …); list methods follow every page (v3 is cursor-paged, v1 returns all).
+Knowledge notes and playbooks come back in ONE shape on both versions: Devin's own body plus the
+other version's names for the same fields (:func:`knowledge_note`, :func:`playbook_entry`), so a
+DAG written against v1 (``id``, ``trigger_description``, ``parent_folder_id``) runs unchanged on v3
+and one written against v3 (``note_id``, ``trigger``, ``folder_id``) runs on v1. Secrets are
+``SecretMetadata`` on both. List methods follow every page (v3 is cursor-paged, v1 returns all).
 """
 
 from __future__ import annotations
@@ -22,6 +25,52 @@ from airflow_provider_devin.hooks._http import ApiRequest
 
 #: Most pages one listing follows before it is called a loop.
 MAX_PAGES = 1000
+
+#: Knowledge-note fields that mean the same on both versions: ``(v1 name, v3 name)``.
+NOTE_ALIASES = (("id", "note_id"), ("trigger_description", "trigger"), ("parent_folder_id", "folder_id"))
+
+
+def knowledge_note(body: Any) -> dict[str, Any]:
+    """A knowledge note (either version's body) in the shape both versions share.
+
+    Every key Devin sent is kept; each pair of :data:`NOTE_ALIASES` is then filled from whichever
+    side is present, and ``macro`` / ``pinned_repo`` default to ``None``. So a v3 note also
+    carries ``id`` (= ``note_id``), ``trigger_description`` (= ``trigger``) and
+    ``parent_folder_id`` (= ``folder_id``); a v1 note also carries ``note_id``, ``trigger`` and
+    ``folder_id``. Fields that exist in one version only (v3 ``is_enabled``, ``folder_path``,
+    ``access_type``; v1 ``created_by``) are passed through, not invented.
+
+    :param body: The note as Devin returned it (a non-dict, e.g. v1's empty DELETE body, gives ``{}``).
+    """
+    if not isinstance(body, dict):
+        return {}
+    note = dict(body)
+    for v1_name, v3_name in NOTE_ALIASES:
+        value = note.get(v1_name, note.get(v3_name))
+        note.setdefault(v1_name, value)
+        note.setdefault(v3_name, value)
+    note.setdefault("macro", None)
+    note.setdefault("pinned_repo", None)
+    return note
+
+
+def playbook_entry(body: Any) -> dict[str, Any]:
+    """A playbook (either version's body) in the shape both versions share.
+
+    Every key Devin sent is kept; ``macro`` defaults to ``None`` and ``status`` is always present:
+    v1 sends it (``published``, ``deleted``); v3 has no status field, so it is ``None`` there
+    (READING: v3 lists and returns only live playbooks, so ``status != "deleted"`` holds for every
+    v3 entry, as a v1-era filter expects). The authors (v1 ``created_by_user_id``, v3
+    ``created_by``) are passed through as sent: the contract does not say they hold the same value.
+
+    :param body: The playbook as Devin returned it.
+    """
+    if not isinstance(body, dict):
+        return {}
+    entry = dict(body)
+    entry.setdefault("macro", None)
+    entry.setdefault("status", None)
+    return entry
 
 
 class ResourceMethods:
@@ -130,8 +179,9 @@ class ResourceMethods:
     def list_knowledge(self) -> KnowledgeListing:
         """List knowledge notes and (v1) folders: ``{"knowledge": [...], "folders": [...]}``.
 
-        v1 notes carry ``id`` and ``trigger_description``; v3 notes ``note_id`` and ``trigger``
-        (v3 lists folders elsewhere: ``folders`` is empty).
+        Each note carries both versions' names (see :func:`knowledge_note`): ``id`` = ``note_id``,
+        ``trigger_description`` = ``trigger``, ``parent_folder_id`` = ``folder_id``. v3 lists
+        folders elsewhere, so ``folders`` is empty there.
         """
         folders: list[dict[str, Any]] = []
 
@@ -140,7 +190,7 @@ class ResourceMethods:
             folders.extend(page_folders)
             return page
 
-        notes = list(self._all_pages(lambda d, c: d.list_knowledge(cursor=c), read))
+        notes = [knowledge_note(item) for item in self._all_pages(lambda d, c: d.list_knowledge(cursor=c), read)]
         return cast(KnowledgeListing, {"knowledge": notes, "folders": folders})
 
     def create_knowledge(
@@ -154,30 +204,22 @@ class ResourceMethods:
         pinned_repo: str | None = None,
         is_enabled: bool | None = None,
     ) -> KnowledgeEntry:
-        """Create a knowledge note.
+        """Create a knowledge note; returns it in the shared shape (see :meth:`list_knowledge`).
 
         :param name: Display name.
         :param body: What Devin reads when the note is triggered.
-        :param trigger_description: When Devin should pull the note in (v3 ``trigger``).
-        :param macro: Optional macro (v1 only).
-        :param parent_folder_id: Folder to put it in (v3 ``folder_id``).
+        :param trigger_description: When Devin should pull the note in (sent as v3 ``trigger``).
+        :param macro: Optional macro (v1 only: v3 notes take no macro on create; giving one there
+            raises ``UnsupportedInVersion`` before any request).
+        :param parent_folder_id: Folder to put it in (sent as v3 ``folder_id``).
         :param pinned_repo: ``None`` (no pinning), ``"all"`` or ``"owner/repo"``.
         :param is_enabled: Whether the note is active (v3 only).
         """
-        return cast(
-            KnowledgeEntry,
-            self._send(
-                lambda d: d.create_knowledge(
-                    name,
-                    body,
-                    trigger_description,
-                    macro=macro,
-                    parent_folder_id=parent_folder_id,
-                    pinned_repo=pinned_repo,
-                    is_enabled=is_enabled,
-                )
-            ),
+        fields: dict[str, Any] = dict(
+            macro=macro, parent_folder_id=parent_folder_id, pinned_repo=pinned_repo, is_enabled=is_enabled
         )
+        created = self._send(lambda d: d.create_knowledge(name, body, trigger_description, **fields))
+        return cast(KnowledgeEntry, knowledge_note(created))
 
     def update_knowledge(
         self,
@@ -191,32 +233,23 @@ class ResourceMethods:
         pinned_repo: str | None = None,
         is_enabled: bool | None = None,
     ) -> KnowledgeEntry:
-        """Replace a knowledge note (a full replacement: every required field is sent).
+        """Replace a knowledge note (a full replacement: every required field is sent); returns it
+        in the shared shape.
 
-        :param note_id: The note's id (v1 ``id``, v3 ``note_id``).
+        :param note_id: The note's id (``id`` or ``note_id`` of a listed note: the same value).
         :param name: Display name.
         :param body: What Devin reads.
-        :param trigger_description: When Devin should pull it in.
+        :param trigger_description: When Devin should pull it in (v3 ``trigger``).
         :param macro: Optional macro (v1 only).
-        :param parent_folder_id: Folder.
+        :param parent_folder_id: Folder (v3 ``folder_id``).
         :param pinned_repo: ``None``, ``"all"`` or ``"owner/repo"``.
         :param is_enabled: Whether the note is active (v3 only).
         """
-        return cast(
-            KnowledgeEntry,
-            self._send(
-                lambda d: d.update_knowledge(
-                    note_id,
-                    name,
-                    body,
-                    trigger_description,
-                    macro=macro,
-                    parent_folder_id=parent_folder_id,
-                    pinned_repo=pinned_repo,
-                    is_enabled=is_enabled,
-                )
-            ),
+        fields: dict[str, Any] = dict(
+            macro=macro, parent_folder_id=parent_folder_id, pinned_repo=pinned_repo, is_enabled=is_enabled
         )
+        updated = self._send(lambda d: d.update_knowledge(note_id, name, body, trigger_description, **fields))
+        return cast(KnowledgeEntry, knowledge_note(updated))
 
     def delete_knowledge(self, note_id: str) -> None:
         """Delete a knowledge note.
@@ -228,25 +261,26 @@ class ResourceMethods:
     # --- playbooks ------------------------------------------------------------------------------
 
     def list_playbooks(self) -> list[Playbook]:
-        """List the team playbooks (every page)."""
+        """List the team playbooks (every page), each in the shared shape (:func:`playbook_entry`:
+        ``macro`` and ``status`` always present; ``status`` is ``None`` on v3)."""
         items = self._all_pages(lambda d, c: d.list_playbooks(cursor=c), lambda d, body, _: d.read_playbook_page(body))
-        return cast(list[Playbook], list(items))
+        return cast(list[Playbook], [playbook_entry(item) for item in items])
 
     def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> Playbook:
-        """Create a team playbook.
+        """Create a team playbook; returns it in the shared shape.
 
         :param title: Title (non-empty).
         :param body: Instructions (non-empty).
         :param macro: Optional ``!name`` macro.
         """
-        return cast(Playbook, self._send(lambda d: d.create_playbook(title, body, macro=macro)))
+        return cast(Playbook, playbook_entry(self._send(lambda d: d.create_playbook(title, body, macro=macro))))
 
     def get_playbook(self, playbook_id: str) -> Playbook:
-        """Fetch a playbook.
+        """Fetch a playbook, in the shared shape.
 
         :param playbook_id: ``playbook-…``.
         """
-        return cast(Playbook, self._send(lambda d: d.get_playbook(playbook_id)))
+        return cast(Playbook, playbook_entry(self._send(lambda d: d.get_playbook(playbook_id))))
 
     def update_playbook(self, playbook_id: str, title: str, body: str, *, macro: str | None = None) -> str | None:
         """Replace a team playbook's title, body and macro.

@@ -167,17 +167,28 @@ def test_secrets_lifecycle(hook):
 
 
 @both_versions
-def test_knowledge_lifecycle(hook, devin_api_version):
-    id_key = "id" if devin_api_version == "v1" else "note_id"
+def test_knowledge_lifecycle(hook):
     note = hook.create_knowledge("dbt style", "Use CTEs.", "When editing dbt models")
     assert note["name"] == "dbt style"
-    updated = hook.update_knowledge(note[id_key], "dbt style", "Use CTEs, no SELECT *.", "When editing dbt models")
+    updated = hook.update_knowledge(note["id"], "dbt style", "Use CTEs, no SELECT *.", "When editing dbt models")
     assert updated["body"] == "Use CTEs, no SELECT *."
     listing = hook.list_knowledge()
     assert isinstance(listing["folders"], list)
-    assert [n["body"] for n in listing["knowledge"] if n[id_key] == note[id_key]] == ["Use CTEs, no SELECT *."]
-    hook.delete_knowledge(note[id_key])
-    assert all(n[id_key] != note[id_key] for n in hook.list_knowledge()["knowledge"])
+    assert [n["body"] for n in listing["knowledge"] if n["id"] == note["id"]] == ["Use CTEs, no SELECT *."]
+    hook.delete_knowledge(note["note_id"])
+    assert all(n["id"] != note["id"] for n in hook.list_knowledge()["knowledge"])
+
+
+@both_versions
+def test_knowledge_notes_read_the_same_on_both_versions(hook):
+    created = hook.create_knowledge("style", "Use CTEs.", "When editing dbt models", pinned_repo="acme/dbt")
+    [listed] = [n for n in hook.list_knowledge()["knowledge"] if n["id"] == created["id"]]
+    for note in (created, listed):
+        # v1 names and v3 names, same values, whatever the connection speaks.
+        assert note["id"] == note["note_id"] and note["id"]
+        assert note["trigger_description"] == note["trigger"] == "When editing dbt models"
+        assert note["parent_folder_id"] is None and note["folder_id"] is None
+        assert (note["macro"], note["pinned_repo"]) == (None, "acme/dbt")
 
 
 @both_versions
@@ -191,6 +202,14 @@ def test_playbooks_lifecycle(hook, devin_api_version):
     assert any(p["playbook_id"] == playbook["playbook_id"] for p in hook.list_playbooks())
     hook.delete_playbook(playbook["playbook_id"])
     assert all(p["playbook_id"] != playbook["playbook_id"] for p in hook.list_playbooks())
+
+
+@both_versions
+def test_playbooks_always_carry_macro_and_status(hook, devin_api_version):
+    hook.create_playbook("No macro", "1. Do it")
+    [listed] = [p for p in hook.list_playbooks() if p["title"] == "No macro"]
+    assert listed["macro"] is None
+    assert listed["status"] == ("published" if devin_api_version == "v1" else None)
 
 
 def test_test_connection_names_the_v1_api(hook, devin_emulator):

@@ -78,3 +78,14 @@ def test_playbooks_wrapped_in_items_are_unwrapped():
 def test_an_upload_answered_as_plain_quoted_text_still_gives_the_url():
     assert endpoints.read_attachment_url(None, b'"https://x/y/z.txt"') == "https://x/y/z.txt"
     assert endpoints.read_attachment_url("https://x/y/z.txt", b"") == "https://x/y/z.txt"
+
+
+def test_a_note_of_either_version_gets_the_other_versions_names():
+    from airflow_provider_devin.hooks._resources import knowledge_note
+
+    v1 = knowledge_note({"id": "note-1", "name": "n", "body": "b", "trigger_description": "t", "created_by": None})
+    v3 = knowledge_note({"note_id": "note-1", "name": "n", "body": "b", "trigger": "t", "folder_id": "f-1"})
+    assert (v1["note_id"], v1["trigger"], v1["folder_id"], v1["macro"]) == ("note-1", "t", None, None)
+    assert (v3["id"], v3["trigger_description"], v3["parent_folder_id"]) == ("note-1", "t", "f-1")
+    assert "created_by" in v1 and "created_by" not in v3  # version-only fields are not invented
+    assert knowledge_note(None) == {}
