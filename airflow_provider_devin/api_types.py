@@ -6,9 +6,7 @@ any time: every consumer reads with ``.get`` and ignores what it does not know.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
-
-from typing_extensions import NotRequired
+from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
     "KNOWN_STATUS_ENUMS",

@@ -13,9 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
-
-from typing_extensions import Unpack
+from typing import Any, Unpack, cast
 
 from airflow_provider_devin.api_types import SessionDetails, SessionResponse, SessionSummary
 from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError, choose_transport

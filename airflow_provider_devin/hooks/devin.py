@@ -15,9 +15,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
-
-from typing_extensions import Unpack
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from airflow_provider_devin._compat import BaseHook, aget_connection, mask_secret
 from airflow_provider_devin.api_types import (
