@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ __all__ = [
     "idempotency_tag",
     "message_trailer",
     "readable_tag",
+    "record_success",
     "task_instance_key",
 ]
 
@@ -158,27 +159,60 @@ class SessionFinder:
         tag: str,
         store: Any = None,
         record: Callable[[str, str | None, bool], None] | None = None,
+        reuse_finished_session: bool = False,
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         self.hook = hook
         self.log = log
         self.tag = tag
         self.store = store
+        self.reuse_finished_session = reuse_finished_session
         self._record_cb = record
         self._sleep = sleep
         self.replaced: list[str] = []
+        #: Sessions of an earlier generation than this are never reattached to (see :meth:`find`).
+        self.min_generation = 1
+        self._highest_generation = 0
+        self._generation = 1
 
     # --- finding ------------------------------------------------------------------------------
 
     def find(self) -> Attached | None:
-        """This task instance's live session, or ``None`` (dead ones are noted in :attr:`replaced`)."""
-        from_store = self._from_store()
-        if from_store is not None:
-            return from_store
+        """This task instance's live session, or ``None`` (dead ones are noted in :attr:`replaced`).
+
+        A retry (after a failure, a crash, a lost worker) reattaches to the session an earlier try
+        made. A *clear* of a task instance that succeeded means "do it again": the task state store
+        remembers the success, so the finished session (and every older one) is left alone and a new
+        generation starts, unless ``reuse_finished_session``. Without a store (Airflow < 3.3, or
+        ``[state_store] clear_on_success``) a clear cannot be told from a retry, and it reattaches.
+        """
+        record = self._record_from_store()
+        if record is not None and record.get("succeeded"):
+            generation = _int(record.get("generation"), 1)
+            self._highest_generation = max(self._highest_generation, generation)
+            if self.reuse_finished_session:
+                self.log.info(
+                    "This task instance already succeeded with Devin session %s and was cleared; "
+                    "reuse_finished_session=True, so its result is used again.",
+                    record["session_id"],
+                )
+            else:
+                self.min_generation = generation + 1
+                self.log.info(
+                    "This task instance already succeeded with Devin session %s and was cleared: a clear means "
+                    "redo, so a new session is started (reuse_finished_session=True would return the old result).",
+                    record["session_id"],
+                )
+        if record is not None and self.min_generation == 1:
+            attached = self._from_record(record)
+            if attached is not None:
+                return attached
         # The store cannot know a session whose create response was lost, or whose worker died
         # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
         for view in self.hook.find_sessions(self.tag):
-            if view.session_id in self.replaced:
+            generation = generation_of(view.tags)
+            self._highest_generation = max(self._highest_generation, generation)
+            if view.session_id in self.replaced or generation < self.min_generation:
                 continue
             attached = self._attach(view.session_id, view.url, "found by its tag")
             if attached is not None:
@@ -189,16 +223,19 @@ class SessionFinder:
                 "to replace them.",
                 ", ".join(self.replaced),
             )
-        else:
+        elif self.min_generation == 1:
             self.log.info("No earlier Devin session for this task instance (tag %s).", self.tag)
         return None
 
-    def _from_store(self) -> Attached | None:
+    def _record_from_store(self) -> Mapping[str, Any] | None:
+        record = self.store.get(TASK_STATE_KEY) if self.store is not None else None
+        if isinstance(record, Mapping) and record.get("tag") == self.tag and record.get("session_id"):
+            return record
+        return None
+
+    def _from_record(self, record: Mapping[str, Any]) -> Attached | None:
         from airflow_provider_devin.exceptions import DevinNotFoundError
 
-        record = self.store.get(TASK_STATE_KEY) if self.store is not None else None
-        if not (isinstance(record, Mapping) and record.get("tag") == self.tag and record.get("session_id")):
-            return None
         session_id = str(record["session_id"])
         try:
             return self._attach(session_id, record.get("url"), "recorded in the task state store")
@@ -220,6 +257,7 @@ class SessionFinder:
             view.status_label,
             where,
         )
+        self._generation = max(generation_of(view.tags), 1)
         self._record(session_id, url, False)
         return Attached(snapshot, url, False, f"reattached ({where})")
 
@@ -231,10 +269,11 @@ class SessionFinder:
         :param prompt: the prompt.
         :param request: the other ``DevinHook.create_session`` keyword arguments.
         """
-        if self.replaced:
-            # A replacement must differ from the request that made the dead session, or v1's
-            # idempotency would hand the dead session back.
-            request = {**request, "tags": [*request["tags"], f"{GENERATION_TAG_PREFIX}{len(self.replaced) + 1}"]}
+        if self.replaced or self.min_generation > 1:
+            # A replacement must differ from the request that made the earlier session, or v1's
+            # idempotency would hand it back.
+            self._generation = max(self.min_generation, self._highest_generation + 1, len(self.replaced) + 1, 2)
+            request = {**request, "tags": [*request["tags"], f"{GENERATION_TAG_PREFIX}{self._generation}"]}
         self.log.info("Creating a Devin session for this task instance (tag %s).", self.tag)
         if self.hook.supports_idempotent_create:
             return self._create_idempotent(prompt, request)
@@ -311,6 +350,8 @@ class SessionFinder:
             for view in views:
                 if view.session_id in self.replaced or view.status_class in DEAD_CLASSES:
                     continue
+                if generation_of(view.tags) < self._generation:
+                    continue  # an earlier generation's session, not the one this create made
                 self.log.info(
                     "Found session %s, made by the create whose response was lost; adopting it.", view.session_id
                 )
@@ -354,10 +395,43 @@ class SessionFinder:
         if self.store is not None:  # Airflow 3.3+; survives retries, unlike XCom
             self.store.set(
                 TASK_STATE_KEY,
-                {"session_id": session_id, "url": url, "tag": self.tag, "is_new_session": is_new_session},
+                {
+                    "session_id": session_id,
+                    "url": url,
+                    "tag": self.tag,
+                    "is_new_session": is_new_session,
+                    "generation": self._generation,
+                },
             )
         if self._record_cb is not None:
             self._record_cb(session_id, url, is_new_session)
+
+
+def record_success(store: Any, session_id: str) -> None:
+    """Remember in the task state store that the task instance succeeded with ``session_id``, so a
+    later clear starts over instead of returning the same result (see :meth:`SessionFinder.find`).
+
+    :param store: the task state store (``None`` before Airflow 3.3: nothing is recorded).
+    :param session_id: the session the task instance succeeded with.
+    """
+    record = store.get(TASK_STATE_KEY) if store is not None else None
+    if isinstance(record, Mapping) and record.get("session_id") == session_id and not record.get("succeeded"):
+        store.set(TASK_STATE_KEY, {**record, "succeeded": True})
+
+
+def generation_of(tags: Iterable[str]) -> int:
+    """A session's generation: ``n`` from its ``airflow-ti-generation:<n>`` tag, else 1."""
+    for tag in tags:
+        if tag.startswith(GENERATION_TAG_PREFIX):
+            return _int(tag[len(GENERATION_TAG_PREFIX) :], 1)
+    return 1
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _ambiguous(err: Exception) -> bool:

@@ -299,6 +299,7 @@ class SessionWatch:
         wait once Devin wrote something new or the session was seen working since (the old state may
         still be visible before Devin reads the message).
     :param suspended_since: epoch seconds the session was first seen suspended by an earlier process.
+    :param last_status: the last status an earlier process logged (only changes from it are logged).
     :param clock: a wall clock in epoch seconds (tests inject a fake one).
     """
 
@@ -326,6 +327,7 @@ class SessionWatch:
         previous_class: StatusClass | str | None = None,
         reply_pending: bool = False,
         suspended_since: float | None = None,
+        last_status: str | None = None,
         clock: Any = time.time,
     ) -> None:
         self.policy = policy
@@ -336,7 +338,7 @@ class SessionWatch:
         self.reply_pending = reply_pending
         self.suspended_since = suspended_since
         self._clock = clock
-        self.last_label: str | None = None
+        self.last_label: str | None = last_status
         self.last_devin_message: str | None = None
         self._warned: set[str] = set()
 

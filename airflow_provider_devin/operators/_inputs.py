@@ -33,6 +33,45 @@ def render_plain(value: Any, context: Context, env: jinja2.Environment) -> Any:
     return value
 
 
+#: A prompt or message that is one of these file names (a single word ending so) is read from the DAG
+#: folder / ``template_searchpath`` and rendered; any other text, e.g. "Fix the typo in README.md", is
+#: the prompt itself.
+TEMPLATE_FILE_SUFFIXES = (".md", ".txt")
+
+
+def template_file_source(value: object, env: jinja2.Environment, log: Any, field: str) -> str | None:
+    """The source of the template file ``value`` names, or ``None`` when ``value`` is text.
+
+    Airflow's ``template_ext`` would read *any* string ending in ``.md`` as a file name, so
+    ``prompt="Fix the typo in README.md"`` failed with ``TemplateNotFound``. Here only a single word
+    (no whitespace) ending in ``.md``/``.txt`` is a file name, and only when the file exists; a
+    sentence never is.
+
+    :param value: the field's value (after Jinja rendering).
+    :param env: the task's Jinja environment (its loader knows the DAG folder and template_searchpath).
+    :param log: where to say that a file-like value was sent as text.
+    :param field: the field name, for that log line.
+    """
+    if not isinstance(value, str):
+        return None
+    name = value.strip()
+    if not name.endswith(TEMPLATE_FILE_SUFFIXES) or any(char.isspace() for char in name):
+        return None
+    import jinja2
+
+    try:
+        source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    except jinja2.TemplateNotFound:
+        log.warning(
+            "%s %r looks like a template file name, but no such file is in the DAG folder or template_searchpath; "
+            "sending it as text.",
+            field,
+            name,
+        )
+        return None
+    return source
+
+
 def check_schema_argument(schema: object) -> None:
     """Fail at DAG parse time on a ``structured_output_schema`` that is neither a dict nor a ``.json`` path."""
     if schema is None:

@@ -60,6 +60,44 @@ def acu_budget_value(value: object) -> float | None:
     return float(value)
 
 
+def wait_deadline(
+    context: Context, timeout: float | None, execution_timeout: timedelta | None
+) -> tuple[float | None, str | None]:
+    """The wait's absolute deadline (epoch seconds) and which limit sets it: the earlier of ``timeout``
+    from now and the task's ``execution_timeout`` from the start of this try.
+
+    Airflow does not enforce ``execution_timeout`` on a deferred wait the way the provider needs (3.x
+    runs past it; 2.11 fails the task with ``TaskDeferralTimeout`` without calling
+    ``execute_complete``, so the session would keep running). The wait therefore ends a little
+    before ``execution_timeout`` (a margin of 10 %, between 1 and 30 s) and cleans up itself.
+
+    :param context: the task's Airflow context.
+    :param timeout: the operator's own ``timeout`` in seconds, or ``None``.
+    :param execution_timeout: the task's ``execution_timeout``, or ``None``.
+    """
+    now = time.time()
+    candidates: list[tuple[float, str]] = []
+    if timeout is not None:
+        candidates.append((now + timeout, "timeout"))
+    if execution_timeout is not None:
+        limit = execution_timeout.total_seconds()
+        start = getattr(context.get("ti"), "start_date", None)
+        started = start.timestamp() if start is not None else now
+        margin = min(30.0, max(1.0, limit * 0.1))
+        candidates.append((started + limit - margin, "execution_timeout"))
+    if not candidates:
+        return None, None
+    deadline, limit_name = min(candidates)
+    return deadline, limit_name
+
+
+def describe_limit(limit: str | None, timeout: float | None, execution_timeout: timedelta | None) -> str:
+    """Which limit a timed-out wait hit, in words, for the failure message."""
+    if limit == "execution_timeout" and execution_timeout is not None:
+        return f"the task's execution_timeout ({execution_timeout.total_seconds():.0f}s) was about to pass"
+    return f"timeout={timeout:.0f}s passed" if timeout is not None else "the wait's deadline passed"
+
+
 def raise_for_event(event: Mapping[str, Any], policy: StatusPolicy, url: str | None) -> None:
     """Raise the exception a wait's final event calls for; return when it is a success.
 
@@ -200,7 +238,7 @@ class DevinSessionWaitOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Wait (sync or deferred) on a session just read; return the result."""
         session_id = snapshot.view.session_id
-        deadline = time.time() + self.timeout if self.timeout is not None else None
+        deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
         watch = SessionWatch(self._policy(), session_id, self.log, reply_pending=reply_pending)
         verdict = watch.observe(snapshot)
         if verdict.outcome.is_terminal or not self.wait_for_completion:
@@ -214,11 +252,18 @@ class DevinSessionWaitOperator(BaseOperator):
             )
             return self._conclude(context, event, url=url, is_new_session=is_new_session)
         if self.deferrable:
-            self._defer(watch, deadline, url, is_new_session)
-        event = self._poll_until_done(watch, deadline, url)
+            self._defer(watch, deadline, limit, url, is_new_session)
+        event = self._poll_until_done(watch, deadline, url, limit)
         return self._conclude(context, event, url=url, is_new_session=is_new_session)
 
-    def _defer(self, watch: SessionWatch, deadline: float | None, url: str | None, is_new_session: bool | None) -> None:
+    def _defer(
+        self,
+        watch: SessionWatch,
+        deadline: float | None,
+        limit: str | None,
+        url: str | None,
+        is_new_session: bool | None,
+    ) -> None:
         from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 
         policy = watch.policy
@@ -236,9 +281,11 @@ class DevinSessionWaitOperator(BaseOperator):
             reply_pending=watch.reply_pending,
             position=watch.position.encode(),
             previous_class=watch.previous_class.value if watch.previous_class is not None else None,
+            last_status=watch.last_label,
             url=url,
+            deadline_limit=limit,
         )
-        backstop = None if self.timeout is None else timedelta(seconds=self.timeout + DEFER_BACKSTOP)
+        backstop = None if deadline is None else timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_BACKSTOP)
         self.defer(
             trigger=trigger,
             method_name="execute_complete",
@@ -247,7 +294,9 @@ class DevinSessionWaitOperator(BaseOperator):
             timeout=backstop,
         )
 
-    def _poll_until_done(self, watch: SessionWatch, deadline: float | None, url: str | None) -> dict[str, Any]:
+    def _poll_until_done(
+        self, watch: SessionWatch, deadline: float | None, url: str | None, limit: str | None
+    ) -> dict[str, Any]:
         session_id = watch.session_id
         failures = 0
         while True:
@@ -256,9 +305,9 @@ class DevinSessionWaitOperator(BaseOperator):
                 return make_event(
                     WaitOutcome.TIMEOUT,
                     session_id,
-                    f"Devin session {session_id} did not finish within timeout={self.timeout:.0f}s; "
-                    f"last status: {watch.last_status}.",
+                    f"Devin session {session_id} did not finish in time; last status: {watch.last_status}.",
                     {"session_id": session_id, "status_enum": None},
+                    reason=limit,
                 )
             pause = self.poll_interval or 30.0
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
@@ -332,12 +381,21 @@ class DevinSessionWaitOperator(BaseOperator):
         return session_id, url, is_new if isinstance(is_new, bool) else None
 
     def _conclude(
-        self, context: Context, event: Mapping[str, Any], *, url: str | None, is_new_session: bool | None
+        self,
+        context: Context,
+        event: Mapping[str, Any],
+        *,
+        url: str | None,
+        is_new_session: bool | None,
     ) -> dict[str, Any]:
         status = event["status"]
         session_id = event["session_id"]
         event = dict(event)
         if status == WaitOutcome.TIMEOUT.value:
+            event["message"] = (
+                f"{event['message']} Gave up because "
+                f"{describe_limit(event.get('reason'), self.timeout, self.execution_timeout)}."
+            )
             if self.terminate_on_timeout:
                 event["message"] = (
                     f"{event['message']} {self._terminate(session_id, 'timeout')} (terminate_on_timeout=True)."
@@ -353,7 +411,12 @@ class DevinSessionWaitOperator(BaseOperator):
         summary["url"] = url or summary.get("url")
         summary["is_new_session"] = is_new_session
         self.log.info("The wait ended with Devin status %s.", summary.get("status_enum"))
-        return self._finish(summary)
+        result = self._finish(summary)
+        self._on_success(context, session_id)
+        return result
 
     def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
         return result
+
+    def _on_success(self, context: Context, session_id: str) -> None:
+        """Called once the task instance has its result (the create operator records it)."""

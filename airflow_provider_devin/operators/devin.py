@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +30,6 @@ from airflow_provider_devin.operators._waiting import DevinSessionWaitOperator
 from airflow_provider_devin.status import DEFAULT_SUSPEND_STALL_TIMEOUT, session_summary
 
 if TYPE_CHECKING:
-    import jinja2
-
     from airflow_provider_devin._compat import Context
 
 __all__ = [
@@ -71,8 +69,9 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
     ``structured_output``, ``pull_request_url``, ``pull_request_urls``, ``acus_consumed`` (v3),
     ``last_devin_message`` and ``is_new_session`` (``False`` when the task reattached).
 
-    :param prompt: The task for Devin; a path ending in ``.md`` or ``.txt`` is read as a template
-        file (templated).
+    :param prompt: The task for Devin (templated). A single file name ending in ``.md`` or ``.txt``
+        (no spaces), found in the DAG folder or ``template_searchpath``, is read as a template file;
+        any other text is the prompt itself, even when it ends in ``.md``.
     :param devin_conn_id: The Airflow connection to Devin.
     :param title: Session title; Devin generates one when omitted (templated).
     :param tags: Extra session tags, at most 47 (the provider adds up to three) (templated).
@@ -114,6 +113,10 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
     :param terminate_on_timeout: Terminate the session when ``timeout`` passes (default ``True``).
     :param require_structured_output: Fail when the session ends without a ``structured_output`` or
         with one that does not validate against ``structured_output_schema``.
+    :param reuse_finished_session: When a task instance that succeeded is cleared, return its
+        finished session's result again instead of starting a new session (default ``False``: a clear
+        means redo; a retry after a failure always reattaches). Needs Airflow 3.3's task state store to
+        tell a clear from a retry; without it a clear reattaches.
     :param idempotency_key: Overrides the task instance key the session is tagged with (templated).
     """
 
@@ -128,7 +131,9 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         "repos",
         "idempotency_key",
     )
-    template_ext: Sequence[str] = (".md", ".txt")
+    # Template files are resolved by _inputs.template_file_source, which never mistakes a sentence
+    # ending in ".md" for a file name (Airflow's template_ext would).
+    template_ext: Sequence[str] = ()
     template_fields_renderers = {"prompt": "md"}
 
     def __init__(
@@ -163,6 +168,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         terminate_on_kill: bool = True,
         terminate_on_timeout: bool = True,
         require_structured_output: bool = False,
+        reuse_finished_session: bool = False,
         idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -181,6 +187,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         )
         from airflow_provider_devin.validation import validate_max_acu_limit
 
+        self.reuse_finished_session = reuse_finished_session
+
         self.prompt = prompt
         self.title = title
         self.tags = tags
@@ -198,32 +206,25 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         self.create_as_user_id = create_as_user_id
         self.resumable = resumable
         self.platform = platform
-        # Not template fields on purpose: rendered in _do_render_template_fields() so that secret
-        # values never reach the rendered-fields table, and attachment paths such as "notes.md"
-        # are never mistaken for template files.
+        # Not template fields on purpose: rendered in execute() so that secret values never reach
+        # the rendered-fields table, and attachment paths such as "notes.md" are never mistaken for
+        # template files.
         self.session_secrets = session_secrets
         self.attachments = _inputs.check_attachments_argument(attachments)
         self.terminate_on_kill = terminate_on_kill
         self.require_structured_output = require_structured_output
         self._session_id: str | None = None
 
-    def _do_render_template_fields(
-        self,
-        parent: Any,
-        template_fields: Iterable[str],
-        context: Context,
-        jinja_env: jinja2.Environment,
-        seen_oids: set[int],
-    ) -> None:
-        # Overridden here rather than render_template_fields(): a mapped task (.partial().expand())
-        # renders through the unmapped operator's _do_render_template_fields only.
-        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
-        if parent is not self:  # a nested object being rendered
-            return
+    def _render_inputs(self, context: Context) -> None:
+        """Render what is not a template field: the prompt file, attachment paths and secret values."""
+        env = self.get_template_env()
+        source = _inputs.template_file_source(self.prompt, env, self.log, "prompt")
+        if source is not None:
+            self.prompt = self.render_template(source, context, env)
         if self.attachments is not None:
-            self.attachments = _inputs.render_plain(self.attachments, context, jinja_env)
+            self.attachments = _inputs.render_plain(self.attachments, context, env)
         if self.session_secrets is not None:
-            self.session_secrets = _inputs.render_plain(self.session_secrets, context, jinja_env)
+            self.session_secrets = _inputs.render_plain(self.session_secrets, context, env)
             for value in _inputs.secret_values(self.session_secrets):
                 mask_secret(value)
 
@@ -275,6 +276,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         """
         from airflow_provider_devin.idempotency import SessionFinder, readable_tag
 
+        self._render_inputs(context)
         request = self._validated_request()
         files = _inputs.attachment_files(self.attachments)
         hook = self.hook
@@ -284,7 +286,14 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
             self._session_id = session_id
             self._push_session(context, session_id, url)
 
-        finder = SessionFinder(hook, self.log, tag=tag, store=context.get("task_state_store"), record=record)
+        finder = SessionFinder(
+            hook,
+            self.log,
+            tag=tag,
+            store=context.get("task_state_store"),
+            record=record,
+            reuse_finished_session=self.reuse_finished_session,
+        )
         attached = finder.find()
         if attached is None:
             prompt = request.pop("prompt")
@@ -309,6 +318,11 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
             )
         return result
 
+    def _on_success(self, context: Context, session_id: str) -> None:
+        from airflow_provider_devin.idempotency import record_success
+
+        record_success(context.get("task_state_store"), session_id)
+
     def on_kill(self) -> None:
         """Terminate the session this task created or reattached to, when ``terminate_on_kill``."""
         if self._session_id and self.terminate_on_kill:
@@ -323,8 +337,9 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
 
     :param session_id: The session to message, e.g.
         ``"{{ ti.xcom_pull(task_ids='create', key='session_id') }}"`` (templated).
-    :param message: The message; a path ending in ``.md`` or ``.txt`` is read as a template file
-        (templated).
+    :param message: The message (templated). A single file name ending in ``.md`` or ``.txt`` (no
+        spaces), found in the DAG folder or ``template_searchpath``, is read as a template file; any
+        other text is the message itself.
     :param devin_conn_id: The Airflow connection to Devin.
     :param wait_for_completion: Wait for Devin to answer and the session to end per the policy
         (default ``False``: return once the message is delivered).
@@ -343,7 +358,7 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
     """
 
     template_fields: Sequence[str] = ("session_id", "message", "idempotency_key")
-    template_ext: Sequence[str] = (".md", ".txt")
+    template_ext: Sequence[str] = ()  # see DevinCreateSessionOperator
     template_fields_renderers = {"message": "md"}
 
     def __init__(
@@ -387,6 +402,10 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         from airflow_provider_devin import validation
 
         session_id = validation.require_id("session_id", self.session_id)
+        env = self.get_template_env()
+        source = _inputs.template_file_source(self.message, env, self.log, "message")
+        if source is not None:
+            self.message = self.render_template(source, context, env)
         text = validation.require_text("message", self.message)
         trailer = message_trailer(self._key(context))
         hook = self.hook

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,13 @@ from airflow_provider_devin._compat import (
     conf,
 )
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
-from airflow_provider_devin.operators._waiting import acu_budget_value, raise_for_event, seconds
+from airflow_provider_devin.operators._waiting import (
+    acu_budget_value,
+    describe_limit,
+    raise_for_event,
+    seconds,
+    wait_deadline,
+)
 from airflow_provider_devin.status import (
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     REASON_ACU_BUDGET,
@@ -130,19 +135,23 @@ class DevinSessionSensor(BaseSensorOperator):
         session_id = self._session_id()
         watch = self._watch
         url = self._url or self.hook.session_url(session_id)
+        # The earlier of the sensor's timeout and the task's execution_timeout (see wait_deadline).
+        deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
         self.defer(
             trigger=DevinSessionTrigger(
                 devin_conn_id=self.devin_conn_id,
                 session_id=session_id,
                 poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout,
+                deadline=deadline,
                 on_blocked=self.on_blocked,
                 suspend_stall_timeout=self.suspend_stall_timeout,
                 acu_budget=self.acu_budget,
                 terminate_on_kill=False,
                 position=watch.position.encode() if watch is not None else None,
                 previous_class=watch.previous_class.value if watch and watch.previous_class else None,
+                last_status=watch.last_label if watch is not None else None,
                 url=url,
+                deadline_limit=limit,
             ),
             method_name="execute_complete",
             kwargs={"session_id": session_id, "url": url},
@@ -221,7 +230,8 @@ class DevinSessionSensor(BaseSensorOperator):
         except ValueError as err:
             raise AirflowException(str(err)) from err
         if checked["status"] == WaitOutcome.TIMEOUT.value:
-            raise AirflowSensorTimeout(checked["message"])
+            why = describe_limit(checked.get("reason"), self.timeout, self.execution_timeout)
+            raise AirflowSensorTimeout(f"{checked['message']} Gave up because {why}.")
         return self._conclude(checked, url)
 
     def _conclude(self, event: dict[str, Any], url: str | None) -> dict[str, Any]:

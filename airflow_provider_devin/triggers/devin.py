@@ -60,7 +60,10 @@ class DevinSessionTrigger(BaseTrigger):
     :param position: Where the worker stopped reading the conversation (an encoded
         :class:`~airflow_provider_devin.session.MessagePosition`), so only newer messages are logged.
     :param previous_class: The last status class the worker saw (decides v3 ``inactivity``/``exit``).
+    :param last_status: The last status the worker logged, so the trigger logs only changes.
     :param url: The session's web page, carried into the event summary.
+    :param deadline_limit: Which limit set ``deadline`` (``"timeout"`` or ``"execution_timeout"``);
+        carried as the ``timeout`` event's ``reason`` so the failure names it.
     :param reply_after_index: Accepted from triggers serialized by provider 0.1 (still in the
         metadata DB after an upgrade); any value means ``reply_pending=True``.
     """
@@ -81,7 +84,9 @@ class DevinSessionTrigger(BaseTrigger):
         reply_pending: bool = False,
         position: str | None = None,
         previous_class: str | None = None,
+        last_status: str | None = None,
         url: str | None = None,
+        deadline_limit: str | None = None,
         reply_after_index: int | None = None,
     ) -> None:
         super().__init__()
@@ -101,7 +106,9 @@ class DevinSessionTrigger(BaseTrigger):
         self.reply_pending = bool(reply_pending) or reply_after_index is not None
         self.position = position if isinstance(position, str) else None
         self.previous_class = previous_class
+        self.last_status = last_status
         self.url = url
+        self.deadline_limit = deadline_limit
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and kwargs (plain JSON values only) to rebuild this trigger."""
@@ -121,7 +128,9 @@ class DevinSessionTrigger(BaseTrigger):
                 "reply_pending": self.reply_pending,
                 "position": self.position,
                 "previous_class": self.previous_class,
+                "last_status": self.last_status,
                 "url": self.url,
+                "deadline_limit": self.deadline_limit,
             },
         )
 
@@ -144,6 +153,7 @@ class DevinSessionTrigger(BaseTrigger):
             position=MessagePosition.decode(self.position),
             previous_class=self.previous_class,
             reply_pending=self.reply_pending,
+            last_status=self.last_status,
         )
         self.log.info("Waiting on Devin session %s: %s", sid, self.url or "")
         failures = 0
@@ -159,6 +169,7 @@ class DevinSessionTrigger(BaseTrigger):
                             f"Devin session {sid} did not finish before the task's deadline; "
                             f"last status: {watch.last_status}.",
                             {"session_id": sid, "status_enum": None},
+                            reason=self.deadline_limit,
                         )
                     try:
                         snapshot = await api.read_session(sid, watch.position)

@@ -699,3 +699,103 @@ def test_v3_only_arguments_fail_on_v1_before_any_request(request, run_dag, devin
     assert dr.state == "failed"
     assert "v3" in failures.messages[-1] and "repos" in failures.messages[-1]
     assert devin_emulator.control.journal(method="POST") == []
+
+
+# --- first-week fixes: text that ends in .md, clear vs retry, execution_timeout ------------------
+
+
+class StateStore(dict):
+    """The task state store's get/set, in memory: dag.test() replaces a re-run DagRun (and its store
+    rows) instead of clearing it, so a clear is exercised here on the finder and end to end in
+    tests/e2e (a real clear through Airflow's REST API)."""
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return super().get(key, default)
+
+    def set(self, key, value, *, retention=None):
+        self[key] = json.loads(json.dumps(value))
+
+
+def run_finder(store, tag, *, reuse=False):
+    import logging
+
+    from airflow_provider_devin.idempotency import SessionFinder, record_success
+
+    finder = SessionFinder(
+        DevinHook(), logging.getLogger("test.finder"), tag=tag, store=store, reuse_finished_session=reuse
+    )
+    attached = finder.find() or finder.create("Work [emulator:scenario=finish]", {"tags": [tag]})
+    record_success(store, attached.session_id)
+    return attached
+
+
+def test_a_clear_after_success_starts_a_new_generation_and_a_retry_after_failure_reattaches(
+    devin_emulator, caplog, api
+):
+    import logging
+
+    caplog.set_level(logging.INFO, "test.finder")
+    store, tag = StateStore(), idempotency_tag(f"clear-{uuid.uuid4()}")
+    first = run_finder(store, tag)
+    second = run_finder(store, tag)  # the task succeeded, then was cleared
+    assert second.session_id != first.session_id and second.is_new_session
+    third = run_finder(store, tag)
+    assert third.session_id not in (first.session_id, second.session_id)
+    tags = [c["body"]["tags"] for c in api.creates(devin_emulator.control)]
+    assert [t for t in tags[1] if "generation" in t] == ["airflow-ti-generation:2"]
+    assert [t for t in tags[2] if "generation" in t] == ["airflow-ti-generation:3"]
+    assert "a clear means redo" in caplog.text
+    # A retry (the record exists, but the task instance never succeeded) reattaches.
+    store["devin_session"] = {**store["devin_session"], "succeeded": False}
+    retry = run_finder(store, tag)
+    assert retry.session_id == third.session_id and retry.is_new_session is False
+    assert len(api.creates(devin_emulator.control)) == 3
+
+
+def test_reuse_finished_session_returns_the_old_session_after_a_clear(devin_emulator, caplog, api):
+    import logging
+
+    caplog.set_level(logging.INFO, "test.finder")
+    store, tag = StateStore(), idempotency_tag(f"reuse-{uuid.uuid4()}")
+    first = run_finder(store, tag, reuse=True)
+    again = run_finder(store, tag, reuse=True)
+    assert again.session_id == first.session_id and again.is_new_session is False
+    assert len(api.creates(devin_emulator.control)) == 1
+    assert "reuse_finished_session=True, so its result is used again" in caplog.text
+
+
+def test_the_create_operator_records_its_success_in_the_task_state_store(request, run_dag, devin_emulator):
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    dag = make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=True)
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    with create_session() as session:
+        (value,) = session.execute(
+            text("SELECT value FROM task_state_store WHERE dag_id = :d AND key = 'devin_session'"), {"d": dag.dag_id}
+        ).one()
+    record = json.loads(value)
+    assert record["succeeded"] is True and record["session_id"] == result_of(dr)["session_id"]
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_execution_timeout_shorter_than_timeout_ends_the_wait_and_terminates_the_session(
+    request, run_dag, devin_emulator, api, failures, deferrable
+):
+    dag = make_dag(
+        request,
+        failures,
+        prompt="Work [emulator:scenario=working_forever]",
+        timeout=600,
+        execution_timeout=datetime.timedelta(seconds=5),
+        deferrable=deferrable,
+    )
+    started = time.monotonic()
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert time.monotonic() - started < 60
+    message = failures.messages[-1]
+    assert "execution_timeout (5s)" in message and "terminated" in message
+    session_id = result_of(dr, "session_id")
+    assert api.deletes(devin_emulator.control) == [api.session(session_id)]

@@ -158,3 +158,19 @@ def test_summary_carries_the_normalised_fields(request, run_dag, devin_emulator,
         assert summary["acus_consumed"] > 0
     else:
         assert summary["status_detail"] is None and summary["acus_consumed"] is None
+
+
+def test_a_deferred_sensor_gives_up_before_execution_timeout_naming_it(request, run_dag, devin_emulator):
+    failures = Failures()
+    dag = make_dag(
+        request,
+        failures,
+        session_id=new_session("working_forever"),
+        timeout=600,
+        execution_timeout=datetime.timedelta(seconds=4),
+        deferrable=True,
+    )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    assert "execution_timeout (4s)" in failures[-1]
+    assert not devin_emulator.control.journal(method="DELETE")

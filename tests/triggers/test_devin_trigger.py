@@ -29,7 +29,9 @@ ALLOWED_KWARGS = {
     "reply_pending",
     "position",
     "previous_class",
+    "last_status",
     "url",
+    "deadline_limit",
 }
 
 
@@ -272,3 +274,14 @@ async def test_a_trigger_rebuilt_after_a_triggerer_restart_finishes_the_same_wai
     assert event.payload["session_id"] == sid
     # Only reads happened: no create, message or terminate from either run.
     assert [j["method"] for j in devin_emulator.control.journal() if j["method"] != "GET"] == ["POST"]
+
+
+async def test_a_trigger_does_not_log_again_the_status_the_worker_already_logged(devin_emulator):
+    sid = create_session("working_forever")
+    devin_emulator.control.advance(10)
+    label = DevinHook().read_session(sid).view.status_label
+    trigger = make_trigger(session_id=sid, last_status=label, deadline=time.time() + 1.0)
+    log = capture_log(trigger)
+    (event,) = await collect(trigger)
+    assert event.payload["status"] == "timeout"
+    assert not [line for line in log.lines if line.startswith("Devin status:")]
