@@ -222,6 +222,31 @@ class EmulatorControl:
         """
         return self._call("POST", f"/sessions/{quote(session_id, safe='')}/acus", {"acus": acus})
 
+    def set_structured_output(self, session_id: str, value: Any) -> dict[str, Any]:
+        """Give the ``structured_output`` the session reports when its scenario finishes the work.
+
+        If the work is already done, the session shows it at once. The value is used as is (any
+        JSON value, ``None`` included) and is **not** checked against the session's schema, so a
+        test can hand a pipeline an invalid answer on purpose.
+
+        :param session_id: the session (``devin-...``).
+        :param value: the structured output.
+        :return: the session's control view.
+        """
+        return self._call("POST", f"/sessions/{quote(session_id, safe='')}/structured-output", {"value": value})
+
+    def set_default_structured_output(self, value: Any) -> None:
+        """The ``structured_output`` of every session created from now on (until
+        :meth:`clear_default_structured_output` or a reset), as :meth:`set_structured_output` gives it.
+
+        :param value: the structured output (any JSON value, ``None`` included; not checked).
+        """
+        self._call("POST", "/default-structured-output", {"value": value})
+
+    def clear_default_structured_output(self) -> None:
+        """New sessions derive their structured output again (from the schema and the scenario)."""
+        self._call("DELETE", "/default-structured-output")
+
     def set_allowed_tags(self, patterns: list[str] | None) -> None:
         """Org tag validation for v3: create and tag updates accept only tags matching a pattern.
 
@@ -291,8 +316,8 @@ class EmulatorControl:
         return self._call("POST", "/knowledge/folders", {"name": name, "description": description})
 
     def reset(self) -> None:
-        """Forget all sessions, resources, faults, the journal, added keys and the tag allow-list;
-        restart the clock."""
+        """Forget all sessions, resources, faults, the journal, added keys, the tag allow-list, the
+        default scenario and default structured output; restart the clock."""
         self._call("POST", "/reset")
 
     def health(self) -> bool:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from airflow_provider_devin.emulator import scenarios
 from airflow_provider_devin.emulator.faults import Fault
 from airflow_provider_devin.emulator.state import ApiError, EmulatorState
+from airflow_provider_devin.emulator.structured_output import NOT_GIVEN
 
 
 class FaultParams(BaseModel):
@@ -55,6 +56,10 @@ class StatusParams(BaseModel):
         elif self.status is not None:
             legacy = self.status  # the pre-v3 meaning: the v1 legacy status string
         return status_enum, legacy, v3
+
+
+class OutputParams(BaseModel):
+    value: Any  # required: null is a value (a session that reports no structured output)
 
 
 class AcusParams(BaseModel):
@@ -131,6 +136,27 @@ def build_router(state: EmulatorState) -> APIRouter:
     @router.post("/sessions/{session_id}/acus")
     async def set_acus(session_id: str, params: AcusParams) -> JSONResponse:
         return JSONResponse(state.set_acus(session_id, params.acus))
+
+    @router.post("/sessions/{session_id}/structured-output")
+    async def set_structured_output(session_id: str, params: OutputParams) -> JSONResponse:
+        return JSONResponse(state.set_structured_output(session_id, params.value))
+
+    @router.get("/default-structured-output")
+    async def default_structured_output() -> JSONResponse:
+        with state.lock:
+            value = state.default_structured_output
+        given = value is not NOT_GIVEN
+        return JSONResponse({"given": given, "value": value if given else None})
+
+    @router.post("/default-structured-output")
+    async def set_default_structured_output(params: OutputParams) -> JSONResponse:
+        state.set_default_structured_output(params.value)
+        return JSONResponse({"given": True, "value": params.value})
+
+    @router.delete("/default-structured-output")
+    async def clear_default_structured_output() -> JSONResponse:
+        state.set_default_structured_output(NOT_GIVEN)
+        return JSONResponse({"given": False, "value": None})
 
     @router.get("/allowed-tags")
     async def allowed_tags() -> JSONResponse:

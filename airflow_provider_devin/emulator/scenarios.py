@@ -29,7 +29,8 @@ its ``initial_user_message``. At 5 s Devin acknowledges and the session is ``run
 scenario                      timeline (emulated seconds after creation)
 ============================  ===================================================================
 ``finish``                    20 s, 40 s: progress; 60 s: a closing message, ``structured_output``
-                              (generated from ``structured_output_schema`` when one was given) and
+                              (given by the test, or derived from ``structured_output_schema``: see
+                              :mod:`~airflow_provider_devin.emulator.structured_output`) and
                               ``running`` + ``finished`` (v1 ``finished``). The default.
 ``pull_request``              as ``finish``, plus at 50 s a pull request (v1 ``pull_request``, v3
                               ``pull_requests``) and a message with its link.
@@ -155,7 +156,8 @@ class Step:
 ACK = "I've received the task and I'm setting up the environment."
 PROGRESS_1 = "Progress: I've read the relevant code and I'm making the changes."
 PROGRESS_2 = "Progress: the changes are in; I'm running the tests now."
-DONE = "Done. I've completed the task; the summary is in the structured output."
+DONE = "Done: I made the requested changes and the tests pass."
+DONE_PR = "Done: I made the requested changes, the tests pass, and the pull request is ready for review: {url}"
 QUESTION = "Question: before I go on, which approach do you prefer? Please reply to this session."
 APPROVAL_REQUEST = "I'd like your approval before I push these changes. Please reply to this session."
 PARKED = "I've finished the task. Let me know if you'd like any changes."
@@ -180,7 +182,11 @@ def _unknown(v3: V3Status) -> tuple[Step, ...]:
 
 SCENARIOS: dict[str, tuple[Step, ...]] = {
     "finish": (*_WORK, _FINISH),
-    "pull_request": (*_WORK, Step(50, PR_OPENED, pull_request=True), _FINISH),
+    "pull_request": (
+        *_WORK,
+        Step(50, PR_OPENED, pull_request=True),
+        Step(60, DONE_PR, v3=FINISHED, structured_output=True),
+    ),
     "blocked_question": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
     "waiting_for_approval": (*_WORK[:2], Step(30, APPROVAL_REQUEST, v3=APPROVAL, awaiting_answer=True)),
     "park_blocked": (*_WORK, Step(60, PARKED, v3=WAITING, structured_output=True)),

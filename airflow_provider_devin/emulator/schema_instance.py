@@ -5,13 +5,18 @@ validates Devin's output against the schema it sent can be tested end to end. Lo
 (``#/definitions/...``, ``#/$defs/...``) are followed; the candidate is checked with
 ``jsonschema`` and, where a schema offers choices (``type`` lists, ``oneOf``/``anyOf``), the
 first choice that validates against the whole schema wins.
+
+:class:`Hints` let the caller suggest values by where they sit (the property names on the way
+down), so the instance can say something true about the session; a suggestion is used only where
+it validates, and when the hinted instance does not validate as a whole, the plain one is returned.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from jsonschema import Draft7Validator
@@ -43,30 +48,64 @@ _FORMAT_EXAMPLES = {
     "duration": "P1D",
 }
 _MAX_DEPTH = 24
+#: The path step for "an item of this array" (see :class:`Hints`).
+ITEM = "[]"
+
+Path = tuple[str, ...]
+
+
+class Hints(Protocol):
+    """Suggestions for :func:`generate_instance`, by path: the property names from the root, with
+    :data:`ITEM` for an array item (``("pull_requests", "[]", "url")``)."""
+
+    def values(self, path: Path, types: Sequence[str]) -> list[Any]:
+        """Values to try first for a node of these JSON types (each is checked against the schema).
+
+        :param path: where the node is.
+        :param types: the JSON types the node's schema allows, most useful first.
+        """
+        ...
+
+    def wanted(self, path: Path, types: Sequence[str]) -> bool:
+        """Whether an optional property (or one array item, when none is required) is worth producing.
+
+        :param path: where the property or item would be.
+        :param types: the JSON types its schema allows.
+        """
+        ...
 
 
 class SchemaInstanceError(ValueError):
     """No instance could be generated (for example the schema is ``false`` or contradictory)."""
 
 
-def generate_instance(schema: Any) -> Any:
+def generate_instance(schema: Any, hints: Hints | None = None) -> Any:
     """Return a small instance of ``schema``; raises :class:`SchemaInstanceError` if none is found.
 
     :param schema: a self-contained JSON Schema (Draft 7), as a dict or a boolean.
+    :param hints: suggested values by path (see :class:`Hints`); without them, or when the hinted
+        instance does not validate, the plain instance is returned.
     """
     validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
-    generator = _Generator(schema, validator)
-    candidates = generator.candidates(schema, depth=0)
-    for candidate in candidates:
-        if validator.is_valid(candidate):
-            return candidate
+    for attempt in [hints, None] if hints is not None else [None]:
+        generator = _Generator(schema, validator, attempt)
+        try:
+            candidates = generator.candidates(schema, depth=0)
+        except SchemaInstanceError:
+            if attempt is None:
+                raise
+            continue
+        for candidate in candidates:
+            if validator.is_valid(candidate):
+                return candidate
     raise SchemaInstanceError("could not generate an instance that validates against the schema")
 
 
 class _Generator:
-    def __init__(self, root: Any, validator: Draft7Validator) -> None:
+    def __init__(self, root: Any, validator: Draft7Validator, hints: Hints | None = None) -> None:
         self.root = root
         self.validator = validator
+        self.hints = hints
 
     # -- resolution -------------------------------------------------------------------------
 
@@ -96,7 +135,7 @@ class _Generator:
 
     # -- candidates -------------------------------------------------------------------------
 
-    def candidates(self, schema: Any, depth: int, variant: int = 0) -> list[Any]:
+    def candidates(self, schema: Any, depth: int, variant: int = 0, path: Path = ()) -> list[Any]:
         """A few instances to try, best first; each checked by the caller."""
         if depth > _MAX_DEPTH:
             return [None]
@@ -117,23 +156,24 @@ class _Generator:
                 found: list[Any] = []
                 for branch in branches:
                     merged = _merge(base, self.resolve(branch))
-                    found.extend(self.candidates(merged, depth + 1, variant))
+                    found.extend(self.candidates(merged, depth + 1, variant, path))
                 return found
         if isinstance(schema.get("if"), dict) and "then" in schema:
             base = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
             with_then = _merge(base, self.resolve(schema["then"]))
-            found = self.candidates(with_then, depth + 1, variant)
+            found = self.candidates(with_then, depth + 1, variant, path)
             if isinstance(schema.get("else"), dict):
-                found += self.candidates(_merge(base, self.resolve(schema["else"])), depth + 1, variant)
-            return found + self.candidates(base, depth + 1, variant)
-        found = []
-        for type_name in self._types(schema):
-            found.extend(self._for_type(type_name, schema, depth, variant))
+                found += self.candidates(_merge(base, self.resolve(schema["else"])), depth + 1, variant, path)
+            return found + self.candidates(base, depth + 1, variant, path)
+        types = self._types(schema)
+        found = list(self.hints.values(path, types)) if self.hints is not None else []
+        for type_name in types:
+            found.extend(self._for_type(type_name, schema, depth, variant, path))
         return found
 
-    def first(self, schema: Any, depth: int, variant: int = 0) -> Any:
+    def first(self, schema: Any, depth: int, variant: int = 0, path: Path = ()) -> Any:
         """The first candidate valid against ``schema`` on its own (falls back to the first one)."""
-        options = self.candidates(schema, depth, variant)
+        options = self.candidates(schema, depth, variant, path)
         if not options:
             raise SchemaInstanceError("a subschema accepts no value")
         resolved = self.resolve(schema)
@@ -173,7 +213,20 @@ class _Generator:
             return ["integer"]
         return ["object", "null"]
 
-    def _for_type(self, type_name: str, schema: dict[str, Any], depth: int, variant: int) -> list[Any]:
+    def _wanted(self, schema: Any, path: Path) -> bool:
+        """Whether the hints ask for an optional node (never one with an ``enum`` or ``const``)."""
+        if self.hints is None:
+            return False
+        resolved = self.resolve(schema)
+        if not isinstance(resolved, dict) or "enum" in resolved or "const" in resolved:
+            return False
+        types = self._types(resolved)
+        items = resolved.get("items")
+        if types == ["array"] and isinstance(items, dict) and (not path or path[-1] != ITEM):
+            return self._wanted(items, (*path, ITEM))  # a list worth one item is worth producing
+        return self.hints.wanted(path, types)
+
+    def _for_type(self, type_name: str, schema: dict[str, Any], depth: int, variant: int, path: Path) -> list[Any]:
         if type_name == "null":
             return [None]
         if type_name == "boolean":
@@ -185,12 +238,12 @@ class _Generator:
         if type_name == "string":
             return _strings(schema, variant)
         if type_name == "array":
-            return [self._array(schema, depth)]
+            return [self._array(schema, depth, path)]
         if type_name == "object":
-            return [self._object(schema, depth, variant)]
+            return [self._object(schema, depth, variant, path)]
         return []
 
-    def _object(self, schema: dict[str, Any], depth: int, variant: int = 0) -> dict[str, Any]:
+    def _object(self, schema: dict[str, Any], depth: int, variant: int = 0, path: Path = ()) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties") or {}
         if not isinstance(properties, dict):
             properties = {}
@@ -205,6 +258,11 @@ class _Generator:
                 break
             if name not in wanted:
                 wanted.append(name)
+        max_properties = schema.get("maxProperties")
+        for name, subschema in properties.items():
+            full = isinstance(max_properties, int) and len(wanted) >= max_properties
+            if not full and name not in wanted and self._wanted(subschema, (*path, name)):
+                wanted.append(name)
         # dependencies: {"a": ["b"]} means b is required when a is present.
         index = 0
         while index < len(wanted):
@@ -216,9 +274,9 @@ class _Generator:
         result: dict[str, Any] = {}
         for name in wanted:
             if name in properties:
-                result[name] = self.first(properties[name], depth + 1, variant)
+                result[name] = self.first(properties[name], depth + 1, variant, (*path, name))
             elif isinstance(extra, dict):
-                result[name] = self.first(extra, depth + 1, variant)
+                result[name] = self.first(extra, depth + 1, variant, (*path, name))
             else:
                 result[name] = None
         counter = 0
@@ -228,26 +286,31 @@ class _Generator:
             result[key] = self.first(extra, depth + 1) if isinstance(extra, dict) else None
         return result
 
-    def _array(self, schema: dict[str, Any], depth: int) -> list[Any]:
+    def _array(self, schema: dict[str, Any], depth: int, path: Path = ()) -> list[Any]:
         items = schema.get("items", {})
+        item_path = (*path, ITEM)
         min_items = int(schema.get("minItems", 0) or 0)
+        if min_items == 0 and schema.get("maxItems") != 0 and isinstance(items, dict):
+            min_items = 1 if self._wanted(items, item_path) else 0
         unique = bool(schema.get("uniqueItems"))
         result: list[Any] = []
         if isinstance(items, list):  # tuple validation: every listed position is produced
             for position, item_schema in enumerate(items):
-                result.append(self.first(item_schema, depth + 1, variant=position))
+                result.append(self.first(item_schema, depth + 1, variant=position, path=item_path))
             extra = schema.get("additionalItems", {})
             while len(result) < min_items:
-                result.append(self.first(extra, depth + 1, variant=len(result)))
+                result.append(self.first(extra, depth + 1, variant=len(result), path=item_path))
         else:
             while len(result) < min_items:
                 variant = len(result)
-                candidate = self.first(items, depth + 1, variant=variant)
+                candidate = self.first(items, depth + 1, variant=variant, path=item_path)
                 if unique:
                     tries = 0
                     while candidate in result and tries < 50:
                         tries += 1
-                        options = [c for c in self.candidates(items, depth + 1, variant + tries) if c not in result]
+                        options = [
+                            c for c in self.candidates(items, depth + 1, variant + tries, item_path) if c not in result
+                        ]
                         if options:
                             candidate = options[0]
                 result.append(candidate)
@@ -256,7 +319,7 @@ class _Generator:
             sub = self.resolve(contains)
             checker = self.validator.evolve(schema=sub)
             if not any(checker.is_valid(item) for item in result):
-                result.append(self.first(contains, depth + 1))
+                result.append(self.first(contains, depth + 1, path=item_path))
         return result
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from airflow_provider_devin.emulator import scenarios
 from airflow_provider_devin.emulator.clock import EmulatedClock
-from airflow_provider_devin.emulator.schema_instance import SchemaInstanceError, generate_instance
+from airflow_provider_devin.emulator.structured_output import NOT_GIVEN, SessionHints, structured_output
 
 _sequence = itertools.count()
 _UNPINNED = scenarios.KEEP
@@ -53,6 +53,8 @@ class EmulatedSession:
     pinned_legacy_status: str | None = None
     pull_request: dict[str, str] | None = None
     structured_output: Any = None
+    given_structured_output: Any = NOT_GIVEN  # what a test gave (control API); NOT_GIVEN: derive it
+    structured_output_shown: bool = False  # the work is done: structured_output is what Devin reports
     messages: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[float, int, scenarios.Step]] = field(default_factory=list)
     awaiting_answer: bool = False
@@ -169,10 +171,11 @@ class EmulatedSession:
         stamp = clock.isoformat(at)
         if step.pull_request and self.pull_request is None:
             self.pull_request = {"url": f"https://github.com/emulator/example/pull/{self.session_id[-6:]}"}
-        if step.structured_output and self.structured_output_schema is not None:
-            self.structured_output = _structured_output(self.structured_output_schema)
-        if step.message is not None:
-            text = step.message.format(url=(self.pull_request or {}).get("url", ""))
+        text = step.message.format(url=(self.pull_request or {}).get("url", "")) if step.message else None
+        if step.structured_output:
+            self.structured_output_shown = True
+            self.structured_output = self.final_output(text)
+        if text is not None:
             self.add_devin_message(text, stamp, at)
         if step.v3 is not None:
             self.set_v3(step.v3, at)
@@ -181,6 +184,24 @@ class EmulatedSession:
         if step.awaiting_answer:
             self.awaiting_answer = True
         self.touch(at, stamp)
+
+    def final_output(self, closing_message: str | None = None) -> Any:
+        """The structured output when the work is done: given, or derived from the schema and what
+        the session did (see :mod:`~airflow_provider_devin.emulator.structured_output`)."""
+        if closing_message is None:
+            devin = [m["message"] for m in self.messages if m["type"] == "devin_message"]
+            closing_message = devin[-1] if devin else scenarios.DONE
+        hints = SessionHints(
+            pull_request_url=(self.pull_request or {}).get("url"), closing_message=closing_message, title=self.title
+        )
+        return structured_output(self.structured_output_schema, self.given_structured_output, hints)
+
+    def give_structured_output(self, value: Any, at: float, stamp: str) -> None:
+        """The control API's ``set_structured_output``: shown at once when the work is done, else then."""
+        self.given_structured_output = value
+        if self.structured_output_shown:
+            self.structured_output = self.final_output()
+            self.touch(at, stamp)
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -299,6 +320,7 @@ class EmulatedSession:
             awaiting_answer=self.awaiting_answer,
             max_acu_limit=self.max_acu_limit,
             structured_output_schema=self.structured_output_schema,
+            structured_output_given=self.given_structured_output is not NOT_GIVEN,
             request=self.request,
             pending=[{"at": at, "message": step.message} for at, _, step in sorted(self.pending)],
             api_version=self.api_version,
@@ -327,10 +349,3 @@ def new_session_id() -> tuple[str, str]:
 
 def _event_id() -> str:
     return f"event-{uuid.uuid4()}"
-
-
-def _structured_output(schema: dict[str, Any]) -> Any:
-    try:
-        return generate_instance(schema)
-    except SchemaInstanceError:
-        return None

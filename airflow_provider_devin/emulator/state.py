@@ -8,6 +8,7 @@ session model serves both API versions; the v3 operations live in
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import threading
@@ -22,6 +23,7 @@ from airflow_provider_devin.emulator.keys import DEFAULT_USER_EMAIL, ORG_ID, Api
 from airflow_provider_devin.emulator.problem import ApiError
 from airflow_provider_devin.emulator.sessions import EmulatedSession, new_session_id
 from airflow_provider_devin.emulator.state_v3 import V3State
+from airflow_provider_devin.emulator.structured_output import NOT_GIVEN
 
 JOURNAL_LIMIT = 10_000
 DEFAULT_FOLDER = {"name": "General", "description": "Knowledge shared across the organization."}
@@ -55,6 +57,7 @@ class EmulatorState(V3State):
         self.sessions: dict[str, EmulatedSession] = {}
         self.idempotency: dict[tuple[str, str], str] = {}
         self.default_scenario = scenarios.DEFAULT_SCENARIO
+        self.default_structured_output: Any = NOT_GIVEN
         self.secrets: dict[str, dict[str, Any]] = {}
         self.knowledge: dict[str, dict[str, Any]] = {}
         self.folders: dict[str, dict[str, Any]] = {}
@@ -167,6 +170,7 @@ class EmulatorState(V3State):
             repos=list(body["repos"]) if body.get("repos") is not None else None,
             acu_rate=scenarios.acu_rate(scenario),
             acu_since=now,
+            given_structured_output=copy.deepcopy(self.default_structured_output),
         )
         session.v3_status, session.status_detail = scenarios.initial_v3(scenario)
         session.pinned_status_enum = scenarios.initial_status_enum(scenario)
@@ -284,6 +288,23 @@ class EmulatorState(V3State):
             now = self.clock.now()
             session.set_acus(acus, now)
             return self._control_view(session, now)
+
+    def set_structured_output(self, session_id: str, value: Any) -> dict[str, Any]:
+        """Give the structured output a session reports when its work is done (at once if it is done).
+
+        :param session_id: the session.
+        :param value: any JSON value, used as is (not checked against the schema).
+        """
+        with self.lock:
+            session = self._session(session_id)
+            now, stamp = self._now()
+            session.give_structured_output(value, now, stamp)
+            return self._control_view(session, now)
+
+    def set_default_structured_output(self, value: Any) -> None:
+        """The structured output of sessions created from now on (``NOT_GIVEN``: derive it again)."""
+        with self.lock:
+            self.default_structured_output = value
 
     def set_allowed_tags(self, patterns: list[str] | None) -> None:
         """Org tag validation: v3 create and tag updates accept only matching tags (None: off)."""
