@@ -343,6 +343,15 @@ class EmulatorState(V3State):
             self.api_keys = dict(self._configured_keys)
             self._reset_world()
 
+    def web_view(self, session_id: str) -> dict[str, Any]:
+        """What the session page shows: the control view (v1 and v3) plus the prompt and the clock."""
+        with self.lock:
+            session = self._session(session_id)
+            now = self.clock.now()
+            view = self._control_view(session, now)
+            view.update(prompt=session.prompt, speed=self.clock.speed, emulated_seconds=now)
+            return view
+
     def clock_info(self) -> dict[str, Any]:
         with self.lock:
             now, stamp = self._now()
