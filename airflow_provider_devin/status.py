@@ -49,6 +49,7 @@ __all__ = [
     "make_event",
     "session_summary",
     "validate_event",
+    "verdict_event",
 ]
 
 #: Seconds a session may stay suspended (reason unknown) before the wait fails (30 minutes).
@@ -441,6 +442,18 @@ def make_event(
         "retryable": bool(retryable),
         "reason": reason,
     }
+
+
+def verdict_event(verdict: Verdict, session_id: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The event that ends a wait on ``verdict`` (a terminal one): :func:`make_event` with its fields.
+
+    :param verdict: the terminal decision.
+    :param session_id: the session waited on.
+    :param summary: the session summary at that moment.
+    """
+    return make_event(
+        verdict.outcome, session_id, verdict.message, summary, retryable=verdict.retryable, reason=verdict.reason
+    )
 
 
 def validate_event(event: object, expected_session_id: str) -> dict[str, Any]:

@@ -22,10 +22,12 @@ from airflow_provider_devin.status import (
     OnBlocked,
     SessionWatch,
     StatusPolicy,
+    Verdict,
     WaitOutcome,
     is_transient_poll_error,
     make_event,
     validate_event,
+    verdict_event,
 )
 
 if TYPE_CHECKING:
@@ -119,7 +121,23 @@ def raise_for_event(event: Mapping[str, Any], policy: StatusPolicy, url: str | N
         )
 
 
-class DevinSessionWaitOperator(BaseOperator):
+class DevinHookMixin:
+    """The ``hook`` property of the Devin operators and the sensor: one hook per task, built on first use."""
+
+    devin_conn_id: str
+    _hook: DevinHook | None = None
+
+    @property
+    def hook(self) -> DevinHook:
+        """The :class:`~airflow_provider_devin.hooks.devin.DevinHook` for ``devin_conn_id``."""
+        if self._hook is None:
+            from airflow_provider_devin.hooks.devin import DevinHook
+
+            self._hook = DevinHook(devin_conn_id=self.devin_conn_id)
+        return self._hook
+
+
+class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     """Base of the Devin operators: waiting (sync or deferred), events, timeout and budget cleanup.
 
     :param devin_conn_id: The Airflow connection to Devin.
@@ -168,18 +186,8 @@ class DevinSessionWaitOperator(BaseOperator):
         self.terminate_on_timeout = terminate_on_timeout
         self.acu_budget = acu_budget_value(acu_budget)
         self.idempotency_key = idempotency_key
-        self._hook: DevinHook | None = None
 
     # --- helpers ----------------------------------------------------------------------------
-
-    @property
-    def hook(self) -> DevinHook:
-        """The :class:`~airflow_provider_devin.hooks.devin.DevinHook` for ``devin_conn_id``."""
-        if self._hook is None:
-            from airflow_provider_devin.hooks.devin import DevinHook
-
-            self._hook = DevinHook(devin_conn_id=self.devin_conn_id)
-        return self._hook
 
     def _policy(self) -> StatusPolicy:
         return StatusPolicy(
@@ -241,15 +249,10 @@ class DevinSessionWaitOperator(BaseOperator):
         deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
         watch = SessionWatch(self._policy(), session_id, self.log, reply_pending=reply_pending)
         verdict = watch.observe(snapshot)
-        if verdict.outcome.is_terminal or not self.wait_for_completion:
-            event = make_event(
-                verdict.outcome if verdict.outcome.is_terminal else WaitOutcome.SUCCESS,
-                session_id,
-                verdict.message or "Not waiting for completion (wait_for_completion=False).",
-                watch.summary(snapshot.view, url),
-                retryable=verdict.retryable,
-                reason=verdict.reason,
-            )
+        if not verdict.outcome.is_terminal and not self.wait_for_completion:
+            verdict = Verdict(WaitOutcome.SUCCESS, verdict.status_class, "Not waiting for completion.")
+        if verdict.outcome.is_terminal:
+            event = verdict_event(verdict, session_id, watch.summary(snapshot.view, url))
             return self._conclude(context, event, url=url, is_new_session=is_new_session)
         if self.deferrable:
             self._defer(watch, deadline, limit, url, is_new_session)
@@ -330,14 +333,7 @@ class DevinSessionWaitOperator(BaseOperator):
             failures = 0
             verdict = watch.observe(snapshot)
             if verdict.outcome.is_terminal:
-                return make_event(
-                    verdict.outcome,
-                    session_id,
-                    verdict.message,
-                    watch.summary(snapshot.view, url),
-                    retryable=verdict.retryable,
-                    reason=verdict.reason,
-                )
+                return verdict_event(verdict, session_id, watch.summary(snapshot.view, url))
 
     def execute_complete(
         self,

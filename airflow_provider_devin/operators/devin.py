@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_devin._compat import AirflowException, mask_secret
@@ -27,7 +26,7 @@ from airflow_provider_devin.idempotency import (
 )
 from airflow_provider_devin.operators import _inputs
 from airflow_provider_devin.operators._waiting import DevinSessionWaitOperator
-from airflow_provider_devin.status import DEFAULT_SUSPEND_STALL_TIMEOUT, session_summary
+from airflow_provider_devin.status import session_summary
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
@@ -140,7 +139,6 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         self,
         *,
         prompt: str,
-        devin_conn_id: str = "devin_default",
         title: str | None = None,
         tags: Sequence[str] | None = None,
         playbook_id: str | None = None,
@@ -158,33 +156,14 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         platform: str | None = None,
         session_secrets: Sequence[Mapping[str, Any]] | Mapping[str, str] | None = None,
         attachments: Sequence[str | os.PathLike[str] | Any] | None = None,
-        wait_for_completion: bool = True,
-        deferrable: bool | None = None,
-        poll_interval: timedelta | float = 30.0,
-        timeout: timedelta | float | None = timedelta(hours=24),
-        on_blocked: str = "succeed",
-        suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
-        acu_budget: float | None = None,
         terminate_on_kill: bool = True,
-        terminate_on_timeout: bool = True,
         require_structured_output: bool = False,
         reuse_finished_session: bool = False,
-        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            devin_conn_id=devin_conn_id,
-            wait_for_completion=wait_for_completion,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            on_blocked=on_blocked,
-            suspend_stall_timeout=suspend_stall_timeout,
-            terminate_on_timeout=terminate_on_timeout,
-            acu_budget=acu_budget,
-            idempotency_key=idempotency_key,
-            **kwargs,
-        )
+        # The wait parameters (devin_conn_id, deferrable, poll_interval, timeout, on_blocked, ...)
+        # are DevinSessionWaitOperator's, documented above.
+        super().__init__(**kwargs)
         from airflow_provider_devin.validation import validate_max_acu_limit
 
         self.reuse_finished_session = reuse_finished_session
@@ -366,31 +345,13 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         *,
         session_id: str,
         message: str,
-        devin_conn_id: str = "devin_default",
-        wait_for_completion: bool = False,
-        deferrable: bool | None = None,
-        poll_interval: timedelta | float = 30.0,
-        timeout: timedelta | float | None = timedelta(hours=24),
-        on_blocked: str = "succeed",
-        suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
-        acu_budget: float | None = None,
-        terminate_on_timeout: bool = False,
-        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            devin_conn_id=devin_conn_id,
-            wait_for_completion=wait_for_completion,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            on_blocked=on_blocked,
-            suspend_stall_timeout=suspend_stall_timeout,
-            terminate_on_timeout=terminate_on_timeout,
-            acu_budget=acu_budget,
-            idempotency_key=idempotency_key,
-            **kwargs,
-        )
+        # The wait parameters are DevinSessionWaitOperator's; this operator does not wait by default
+        # and, since it did not create the session, leaves it running on timeout.
+        kwargs.setdefault("wait_for_completion", False)
+        kwargs.setdefault("terminate_on_timeout", False)
+        super().__init__(**kwargs)
         self.session_id = session_id
         self.message = message
 

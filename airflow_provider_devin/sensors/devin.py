@@ -15,6 +15,7 @@ from airflow_provider_devin._compat import (
 )
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
 from airflow_provider_devin.operators._waiting import (
+    DevinHookMixin,
     acu_budget_value,
     describe_limit,
     raise_for_event,
@@ -29,13 +30,12 @@ from airflow_provider_devin.status import (
     StatusPolicy,
     WaitOutcome,
     is_transient_poll_error,
-    make_event,
     validate_event,
+    verdict_event,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
-    from airflow_provider_devin.hooks.devin import DevinHook
 
 __all__ = ["DevinSessionSensor"]
 
@@ -44,7 +44,7 @@ __all__ = ["DevinSessionSensor"]
 _SUSPENDED_SINCE_KEY = "devin_suspended_since"
 
 
-class DevinSessionSensor(BaseSensorOperator):
+class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
     """Wait until a Devin session ends per the status policy, and return its summary.
 
     A finished turn succeeds; a session that cannot continue fails; a session waiting for a person
@@ -101,18 +101,8 @@ class DevinSessionSensor(BaseSensorOperator):
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
-        self._hook: DevinHook | None = None
         self._watch: SessionWatch | None = None
         self._url: str | None = None
-
-    @property
-    def hook(self) -> DevinHook:
-        """The :class:`~airflow_provider_devin.hooks.devin.DevinHook` for ``devin_conn_id``."""
-        if self._hook is None:
-            from airflow_provider_devin.hooks.devin import DevinHook
-
-            self._hook = DevinHook(devin_conn_id=self.devin_conn_id)
-        return self._hook
 
     def _session_id(self) -> str:
         from airflow_provider_devin.validation import require_id
@@ -197,14 +187,7 @@ class DevinSessionSensor(BaseSensorOperator):
                 store.set(_SUSPENDED_SINCE_KEY, watch.suspended_since)
         if verdict.outcome is WaitOutcome.RUNNING:
             return False
-        event = make_event(
-            verdict.outcome,
-            session_id,
-            verdict.message,
-            watch.summary(snapshot.view, self._url),
-            retryable=verdict.retryable,
-            reason=verdict.reason,
-        )
+        event = verdict_event(verdict, session_id, watch.summary(snapshot.view, self._url))
         return PokeReturnValue(is_done=True, xcom_value=self._conclude(event, self._url))
 
     def execute_complete(

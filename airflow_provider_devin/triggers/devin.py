@@ -24,6 +24,7 @@ from airflow_provider_devin.status import (
     WaitOutcome,
     is_transient_poll_error,
     make_event,
+    verdict_event,
 )
 
 __all__ = ["DevinSessionTrigger"]
@@ -189,14 +190,7 @@ class DevinSessionTrigger(BaseTrigger):
                         failures = 0
                         verdict = watch.observe(snapshot)
                         if verdict.outcome.is_terminal:
-                            return make_event(
-                                verdict.outcome,
-                                sid,
-                                verdict.message,
-                                watch.summary(snapshot.view, self.url),
-                                retryable=verdict.retryable,
-                                reason=verdict.reason,
-                            )
+                            return verdict_event(verdict, sid, watch.summary(snapshot.view, self.url))
                         del snapshot  # keep per-trigger memory small while sleeping
                     await asyncio.sleep(self._sleep_for())
         except Exception as err:  # the connection lookup, or a bug: report it rather than hang
