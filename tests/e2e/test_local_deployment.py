@@ -186,3 +186,30 @@ def test_worker_killed_between_create_and_deferral_retries_without_a_second_sess
     assert len(control.sessions()) == 1
     attempt_2 = [p for p in airflow.task_log_files(DAG_ID, run_id, TASK_ID) if p.name == "attempt=2.log"]
     assert attempt_2 and "Reattaching" in attempt_2[0].read_text()
+
+
+def test_clearing_a_succeeded_task_redoes_it_in_a_new_session_while_a_retry_would_reattach(
+    deployment: LocalAirflow, emulator: Any, e2e_paths: Any
+) -> None:
+    airflow = deployment
+    control = emulator.control
+    control.set_default_scenario("finish")
+    control.set_speed(600)
+    run_id = airflow.trigger_dag(DAG_ID, conf={"repo": "acme/e2e-clear"})
+    assert airflow.wait_for_run(DAG_ID, run_id, timeout=180) == "success"
+    first = airflow.xcom(DAG_ID, run_id, TASK_ID)["session_id"]
+
+    # What a user does with the UI's "Clear" on the succeeded task: Airflow's public REST API.
+    airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+        json={"dag_run_id": run_id, "task_ids": [TASK_ID], "dry_run": False, "only_failed": False},
+    )
+    wait_until("the cleared task to run again", lambda: task_instance(airflow, run_id)["try_number"] >= 2)
+    assert airflow.wait_for_run(DAG_ID, run_id, timeout=180) == "success"
+    second = airflow.xcom(DAG_ID, run_id, TASK_ID)
+    assert second["session_id"] != first and second["is_new_session"] is True
+    creates = e2e_paths.creates(control)
+    assert len(creates) == 2 and "airflow-ti-generation:2" in creates[1]["body"]["tags"]
+    logs = [p for p in airflow.task_log_files(DAG_ID, run_id, TASK_ID) if p.name == "attempt=2.log"]
+    assert logs and "a clear means redo" in logs[0].read_text()
