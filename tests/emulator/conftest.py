@@ -71,19 +71,23 @@ def v3(emulator: DevinEmulator) -> Iterator[V3Client]:
     client.http.close()
 
 
+SPEED_TEST = "def test_speed(devin_emulator):\n    print(f\"speed={devin_emulator.control.clock()['speed']}\")\n"
+
+
 @pytest.fixture
 def pytester_like_run(tmp_path):
     """Run a tiny user test suite in a fresh pytest process (the plugin loads via its entry point)."""
     import subprocess
     import sys
 
-    def run(*args: str, ini: str = "[pytest]\n") -> subprocess.CompletedProcess[str]:
+    def run(*args: str, ini: str = "[pytest]\n", tests: str = SPEED_TEST) -> subprocess.CompletedProcess[str]:
+        """Run ``tests`` (the source of ``test_user.py``) with ``args``; default target: the whole directory."""
         (tmp_path / "pytest.ini").write_text(ini)
-        (tmp_path / "test_user.py").write_text(
-            "def test_speed(devin_emulator):\n    print(f\"speed={devin_emulator.control.clock()['speed']}\")\n"
-        )
+        (tmp_path / "test_user.py").write_text(tests)
+        targets = [arg for arg in args if arg.startswith("test_user.py")] or [str(tmp_path)]
+        options = [arg for arg in args if not arg.startswith("test_user.py")]
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(tmp_path), *args],
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *options, *targets],
             capture_output=True,
             text=True,
             cwd=tmp_path,

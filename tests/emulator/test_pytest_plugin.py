@@ -39,18 +39,54 @@ def test_airflow_resolves_the_default_connection_to_the_emulator(devin_emulator)
     assert conn.password == devin_emulator.api_key
 
 
-def test_each_test_starts_from_a_clean_emulator_part_one(devin_emulator):
-    import requests
+# A user suite of two tests run in a fresh pytest process in a fixed order: the first leaves every
+# kind of state behind, the second must see none of it. (Two tests of this suite relying on their
+# own order would pass or fail depending on selection and ordering plugins.)
+DIRTY_THEN_CLEAN = """
+import requests
 
-    auth = {"Authorization": f"Bearer {devin_emulator.api_key}"}
-    requests.post(f"{devin_emulator.base_url}/v1/sessions", json={"prompt": "leftover"}, headers=auth, timeout=30)
-    devin_emulator.control.inject_fault("*", "/v1/*", status=500, times=100)
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+def test_dirty(devin_emulator):
+    control, base = devin_emulator.control, devin_emulator.base_url
+    created = requests.post(f"{base}/v1/sessions", json={"prompt": "leftover"}, headers=auth(devin_emulator.api_key))
+    assert created.status_code == 200
+    control.set_default_scenario("expire")
+    control.set_default_structured_output({"canned": True})
+    control.set_allowed_tags(["team:*"])
+    control.add_api_key("cog_added_by_test_dirty")
+    assert requests.get(f"{base}/v3/self", headers=auth("cog_added_by_test_dirty")).status_code == 200
+    control.set_speed(5)
+    control.advance(3600)
+    control.inject_fault("*", "/v1/*", status=500, times=100)
+    assert len(control.sessions()) == 1 and len(control.faults()) == 1 and len(control.journal()) == 2
+    print("DIRTIED")
+
+def test_clean(devin_emulator):
+    control, base = devin_emulator.control, devin_emulator.base_url
+    assert control.sessions() == []
+    assert control.faults() == []
+    assert control.journal() == []
+    clock = control.clock()
+    assert clock["speed"] == 60.0 and clock["emulated_seconds"] < 600
+    assert requests.get(f"{base}/_emulator/allowed-tags").json() == {"patterns": None}
+    assert requests.get(f"{base}/_emulator/default-structured-output").json() == {"given": False, "value": None}
+    assert requests.get(f"{base}/v3/self", headers=auth("cog_added_by_test_dirty")).status_code == 401
+    created = requests.post(f"{base}/v1/sessions", json={"prompt": "fresh"}, headers=auth(devin_emulator.api_key))
+    assert created.status_code == 200, "no fault left over"
+    [session] = control.sessions()
+    assert session["scenario"] == "finish" and session["structured_output_given"] is False
+    print("CLEAN")
+"""
 
 
-def test_each_test_starts_from_a_clean_emulator_part_two(devin_emulator):
-    assert devin_emulator.control.sessions() == []
-    assert devin_emulator.control.faults() == []
-    assert devin_emulator.control.journal() == []
+def test_each_test_starts_from_a_clean_emulator(pytester_like_run):
+    result = pytester_like_run("test_user.py::test_dirty", "test_user.py::test_clean", tests=DIRTY_THEN_CLEAN)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "2 passed" in result.stdout, output
+    assert result.stdout.index("DIRTIED") < result.stdout.index("CLEAN"), "the dirty test ran first"
 
 
 def test_plugin_module_imports_only_stdlib_and_pytest():
