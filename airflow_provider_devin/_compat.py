@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
-    from airflow.sdk.definitions.context import Context
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.11

@@ -239,10 +239,15 @@ async def test_on_kill_leaves_the_session_alone_when_not_configured(devin_emulat
     assert not devin_emulator.control.journal(method="DELETE")
 
 
-async def test_on_kill_tolerates_an_already_ended_session(devin_emulator):
+async def test_on_kill_tolerates_an_already_ended_session(devin_emulator, api):
     sid = create_session("working_forever")
     DevinHook().terminate_session(sid)
-    await make_trigger(session_id=sid, terminate_on_kill=True).on_kill()  # no exception
+    trigger = make_trigger(session_id=sid, terminate_on_kill=True)
+    log = capture_log(trigger)
+    await trigger.on_kill()  # Devin refuses the second termination; on_kill must not raise
+    (again,) = devin_emulator.control.journal(method="DELETE")[1:]
+    assert again["path"] == api.session(sid) and 400 <= again["status"] < 500
+    assert any("Could not terminate Devin session" in line and sid in line for line in log.lines)
 
 
 async def test_cancelling_the_trigger_never_terminates_the_session(devin_emulator):
