@@ -94,6 +94,19 @@ class SessionView:
     :param updated_at: last change, as Devin sent it (v1 ISO string, v3 epoch seconds).
     :param created_at: creation time, as Devin sent it.
     :param is_archived: v3 ``is_archived`` (``False`` on v1).
+    :param pull_request_states: each pull request's ``pr_state`` (v3; ``None`` where unknown), in the
+        order of ``pull_request_urls``.
+    :param playbook_id: the playbook the session follows.
+    :param org_id: the organisation (v3).
+    :param user_id: the user it runs as (v3).
+    :param service_user_id: the service user that created it (v3).
+    :param parent_session_id: the parent of a child session (v3).
+    :param child_session_ids: its child sessions (v3).
+    :param origin: where it was started (v3: ``api``, ``webapp``, ``slack``, ...).
+    :param category: Devin's category of the work (v3).
+    :param subcategory: Devin's subcategory (v3).
+    :param devin_mode: the mode it runs in (v3: ``normal``, ``fast``, ...).
+    :param automation_id: the automation that started it (v3).
     :param messages: the conversation when the response carries it (v1 details); empty otherwise.
     """
 
@@ -111,6 +124,18 @@ class SessionView:
     updated_at: Any = None
     created_at: Any = None
     is_archived: bool = False
+    pull_request_states: tuple[str | None, ...] = ()
+    playbook_id: str | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+    service_user_id: str | None = None
+    parent_session_id: str | None = None
+    child_session_ids: tuple[str, ...] = ()
+    origin: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    devin_mode: str | None = None
+    automation_id: str | None = None
     messages: tuple[SessionMessage, ...] = field(default=(), repr=False)
 
     @property

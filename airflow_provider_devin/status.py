@@ -277,6 +277,14 @@ def session_summary(
         "structured_output": view.structured_output,
         "pull_request_url": view.pull_request_url,
         "pull_request_urls": list(view.pull_request_urls),
+        "pull_requests": [
+            {"url": url, "state": state}
+            for url, state in zip(
+                view.pull_request_urls,
+                view.pull_request_states or (None,) * len(view.pull_request_urls),
+                strict=False,
+            )
+        ],
         "acus_consumed": view.acus_consumed,
         "last_devin_message": last_devin_message,
     }

@@ -277,6 +277,7 @@ def test_summary_is_small_and_json_friendly_with_every_normalised_field():
         url="https://app.devin.ai/sessions/abc",
         title="Fix",
         pull_request_urls=("https://github.com/o/r/pull/1", "https://github.com/o/r/pull/2"),
+        pull_request_states=("open", "merged"),
         structured_output={"ok": True},
         acus_consumed=3.5,
         messages=(devin("big history"),),
@@ -293,6 +294,10 @@ def test_summary_is_small_and_json_friendly_with_every_normalised_field():
         "structured_output": {"ok": True},
         "pull_request_url": "https://github.com/o/r/pull/1",
         "pull_request_urls": ["https://github.com/o/r/pull/1", "https://github.com/o/r/pull/2"],
+        "pull_requests": [
+            {"url": "https://github.com/o/r/pull/1", "state": "open"},
+            {"url": "https://github.com/o/r/pull/2", "state": "merged"},
+        ],
         "acus_consumed": 3.5,
         "last_devin_message": "bye",
     }

@@ -268,6 +268,7 @@ class V1Dialect(ApiDialect):
             structured_output=body.get("structured_output"),
             updated_at=body.get("updated_at"),
             created_at=body.get("created_at"),
+            playbook_id=body.get("playbook_id") if isinstance(body.get("playbook_id"), str) else None,
             messages=messages,
         )
 

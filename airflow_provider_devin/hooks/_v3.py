@@ -393,10 +393,12 @@ class V3Dialect(ApiDialect):
         detail = body.get("status_detail") if isinstance(body.get("status_detail"), str) else None
         status_class = classify(status, detail)
         prs = body.get("pull_requests")
-        pr_urls = tuple(
-            pr["pr_url"] for pr in (prs if isinstance(prs, list) else []) if isinstance(pr, dict) and pr.get("pr_url")
-        )
+        pull_requests = [
+            pr for pr in (prs if isinstance(prs, list) else []) if isinstance(pr, dict) and pr.get("pr_url")
+        ]
+        pr_urls = tuple(pr["pr_url"] for pr in pull_requests)
         acus = body.get("acus_consumed")
+        children = body.get("child_session_ids")
         return SessionView(
             session_id=str(body.get("session_id") or ""),
             status_class=status_class,
@@ -412,6 +414,18 @@ class V3Dialect(ApiDialect):
             updated_at=body.get("updated_at"),
             created_at=body.get("created_at"),
             is_archived=body.get("is_archived") is True,
+            pull_request_states=tuple(_text(pr.get("pr_state")) for pr in pull_requests),
+            playbook_id=_text(body.get("playbook_id")),
+            org_id=_text(body.get("org_id")),
+            user_id=_text(body.get("user_id")),
+            service_user_id=_text(body.get("service_user_id")),
+            parent_session_id=_text(body.get("parent_session_id")),
+            child_session_ids=tuple(c for c in (children if isinstance(children, list) else []) if isinstance(c, str)),
+            origin=_text(body.get("origin")),
+            category=_text(body.get("category")),
+            subcategory=_text(body.get("subcategory")),
+            devin_mode=_text(body.get("devin_mode")),
+            automation_id=_text(body.get("automation_id")),
         )
 
     def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
@@ -624,3 +638,8 @@ def _checked_secrets(secrets: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 f"{MAX_SECRET_VALUE_CHARS} characters."
             )
     return secrets
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a response, or ``None`` for null or anything that is not a string."""
+    return value if isinstance(value, str) else None

@@ -26,6 +26,7 @@ RESULT_KEYS = {
     "structured_output",
     "pull_request_url",
     "pull_request_urls",
+    "pull_requests",
     "acus_consumed",
     "last_devin_message",
     "is_new_session",
@@ -106,6 +107,7 @@ def test_pull_request_url_is_returned(request, run_dag, devin_emulator):
     result = result_of(dr)
     assert result["pull_request_url"].startswith("http")
     assert result["pull_request_urls"] == [result["pull_request_url"]]
+    assert result["pull_requests"][0]["url"] == result["pull_request_url"]
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
