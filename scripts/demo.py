@@ -185,7 +185,7 @@ def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Prog
         rendered = json.dumps(result["structured_output"], indent=2)
         print("    structured output:\n" + textwrap.indent(rendered, "      "))
         if emulated:
-            print("      (the emulator fills it with placeholder values generated from the schema)")
+            print("      (written by the emulator: it fits the schema and agrees with what the emulated session did)")
     print(f"    Airflow UI (while running): {airflow.api_url}/dags/{DAG_ID}/runs/{run_id}")
 
 
