@@ -1,7 +1,10 @@
 """Errors raised by the Devin provider.
 
-Every failure that comes back from Devin (or never comes back) is a :class:`DevinAPIError`, a
-subclass of ``AirflowException`` so Airflow fails or retries the task as usual. The message is a
+A connection that cannot work as configured (no key, a bad extra, plain ``http://`` to a remote
+host, a key of the other API version, a v3 key without an organization) is a
+:class:`DevinConfigError`, raised before any request. Every failure that comes back from Devin
+(or never comes back) is a :class:`DevinAPIError`. Both subclass ``AirflowException`` so Airflow
+fails or retries the task as usual. The message is a
 sentence an on-call engineer can act on: what was attempted, what Devin said, what to check. It
 never contains the API key: errors are built only from the method, the path and the response body.
 """
@@ -15,6 +18,7 @@ from airflow_provider_devin._compat import AirflowException
 __all__ = [
     "DevinAPIError",
     "DevinAuthError",
+    "DevinConfigError",
     "DevinConnectionError",
     "DevinNotFoundError",
     "DevinRateLimitError",
@@ -22,6 +26,15 @@ __all__ = [
     "DevinServerError",
     "DevinValidationError",
 ]
+
+
+class DevinConfigError(AirflowException):
+    """The Devin connection (or a hook argument overriding it) cannot work as configured.
+
+    Raised when the connection is read, before any request: the message names the connection,
+    the field or extra, what it holds and what was expected. Not a :class:`DevinAPIError`: no
+    request was made, so there is no method, path or status.
+    """
 
 
 class DevinAPIError(AirflowException):
@@ -121,14 +134,23 @@ class DevinConnectionError(DevinAPIError):
     """No HTTP response: connection refused, timed out, or dropped.
 
     :attr:`request_sent` tells whether the request may have reached Devin: ``False`` for a refused
-    connection or a connect timeout (safe to repeat), ``True`` for a read timeout or a reset after
-    sending (repeating a write could do it twice).
+    connection, a failed DNS lookup, a connect timeout or a refused certificate (safe to repeat),
+    ``True`` for a read timeout or a reset after sending (repeating a write could do it twice).
+    :attr:`reason` says what happened in words (``"connection refused"``, ``"DNS lookup failed"``,
+    ``"TLS: certificate verify failed ..."``, ``"read timeout"``, ...); :attr:`is_tls` whether it
+    was the TLS layer (a certificate or handshake problem, not the network).
 
     :param message: The full, human-readable message.
     :param request_sent: Whether the request may have reached Devin.
+    :param reason: What happened, in words.
+    :param is_tls: Whether the TLS layer refused the connection.
     :param kwargs: ``operation``, ``method``, ``path`` as for :class:`DevinAPIError`.
     """
 
-    def __init__(self, message: str, *, request_sent: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, request_sent: bool, reason: str = "", is_tls: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.request_sent = request_sent
+        self.reason = reason
+        self.is_tls = is_tls

@@ -214,6 +214,6 @@ class AsyncDevinAPI:
         try:
             response = await self._client.send(request)
         except TransportError as err:
-            raise connection_error(request, err.reason, request_sent=err.request_sent) from None
+            raise connection_error(request, err.reason, request_sent=err.request_sent, is_tls=err.is_tls) from None
         log_response(self._log, request, response.status_code, started)
         return interpret_response(request, response.status_code, response.headers, response.content)

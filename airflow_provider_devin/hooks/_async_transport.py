@@ -56,12 +56,14 @@ else:  # pragma: no cover - Python 3.10 has no asyncio.timeout
 
 
 class TransportError(Exception):
-    """No HTTP response: ``reason`` says why, ``request_sent`` whether Devin may have seen the request."""
+    """No HTTP response: ``reason`` says why, ``request_sent`` whether Devin may have seen the request,
+    ``is_tls`` whether the TLS layer refused the connection (a certificate or handshake problem)."""
 
-    def __init__(self, reason: str, *, request_sent: bool) -> None:
+    def __init__(self, reason: str, *, request_sent: bool, is_tls: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.request_sent = request_sent
+        self.is_tls = is_tls
 
 
 class ResponseHeaders(dict[str, str]):
@@ -259,7 +261,10 @@ class H11Transport:
             ) from None
         except OSError as err:
             # Refused, unreachable, DNS (gaierror) or the TLS handshake (certificate): nothing was sent.
-            raise TransportError(f"ConnectError: {err}", request_sent=False) from None
+            is_tls = isinstance(err, ssl.SSLError)
+            raise TransportError(
+                f"{'TLS' if is_tls else 'ConnectError'}: {err}", request_sent=False, is_tls=is_tls
+            ) from None
         self._opened += 1
         return _Connection(reader, writer)
 

@@ -224,13 +224,27 @@ def log_response(logger: Any, request: ApiRequest, status: int, started: float) 
         logger.debug("Devin API %s %s -> %s in %.0f ms", request.method, request.path, status, elapsed_ms)
 
 
-def connection_error(request: ApiRequest, reason: str, *, request_sent: bool) -> DevinConnectionError:
-    """The error for a call that got no HTTP response."""
+def connection_error(
+    request: ApiRequest, reason: str, *, request_sent: bool, is_tls: bool = False
+) -> DevinConnectionError:
+    """The error for a call that got no HTTP response.
+
+    :param request: What was being sent.
+    :param reason: What happened, in words.
+    :param request_sent: Whether the request may have reached Devin.
+    :param is_tls: Whether the TLS layer (certificate, handshake) refused the connection.
+    """
     fate = "the request may have reached Devin" if request_sent else "the request never reached Devin"
+    check = (
+        "Check the server's certificate, or the connection's verify extra (a CA bundle path for a private CA)."
+        if is_tls
+        else "Check network access to the connection's base URL."
+    )
     return DevinConnectionError(
-        f"Devin API: {request.operation} got no response ({reason}; {fate}). "
-        "Check network access to the connection's base URL.",
+        f"Devin API: {request.operation} got no response ({reason}; {fate}). {check}",
         request_sent=request_sent,
+        reason=reason,
+        is_tls=is_tls,
         operation=request.operation,
         method=request.method,
         path=request.path,

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from airflow_provider_devin._compat import AirflowException
+from airflow_provider_devin.exceptions import DevinConfigError
 from airflow_provider_devin.hooks._dialect import ApiDialect
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.hooks._settings import ConnectionSettings
@@ -72,7 +72,7 @@ class DialectResolver:
         org_id = read_self_org_id(body)
         if org_id is None:
             principal = body.get("principal_type") if isinstance(body, dict) else None
-            raise AirflowException(
+            raise DevinConfigError(
                 f"Devin connection {self._settings.conn_id!r}: the v3 API needs an organization id, and "
                 f"GET /v3/self gave none for this key (principal_type={principal!r}, org_id null, as for an "
                 "enterprise service user): set the connection extra org_id (Settings → Devin API in the Devin "

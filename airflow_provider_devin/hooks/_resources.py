@@ -73,8 +73,8 @@ def playbook_entry(body: Any) -> dict[str, Any]:
     return entry
 
 
-class ResourceMethods:
-    """Attachments, secrets, knowledge and playbooks; needs the hook's ``_send`` and ``dialect``."""
+class PagedCalls:
+    """What the hook's mixins share: the hook's ``_send`` and ``dialect``, and the page walk."""
 
     def _send(self, build: Callable[[ApiDialect], ApiRequest], *, files: Mapping[str, Any] | None = None) -> Any:
         raise NotImplementedError  # pragma: no cover - provided by DevinHook
@@ -113,6 +113,10 @@ class ResourceMethods:
             method=request.method,
             path=request.path,
         )
+
+
+class ResourceMethods(PagedCalls):
+    """Attachments, secrets, knowledge and playbooks; needs the hook's ``_send`` and ``dialect``."""
 
     # --- attachments ----------------------------------------------------------------------------
 

@@ -1,16 +1,21 @@
-"""Reading the ``devin`` Airflow connection into typed settings (shared by sync and async paths)."""
+"""Reading the ``devin`` Airflow connection into typed settings (shared by sync and async paths).
+
+Every problem found here is a :class:`~airflow_provider_devin.exceptions.DevinConfigError` naming
+the connection, the field and what was expected; it is raised before any request.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_devin.__version__ import __version__
-from airflow_provider_devin._compat import AirflowException
+from airflow_provider_devin.exceptions import DevinConfigError
 from airflow_provider_devin.hooks._retry import RetrySettings
 
 DEFAULT_BASE_URL = "https://api.devin.ai"
@@ -76,11 +81,11 @@ def normalise_base_url(host: str | None, port: int | None, conn_id: str) -> str:
         raw = f"{'http' if is_loopback(bare) else 'https'}://{raw}"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: host must be a URL such as {DEFAULT_BASE_URL}, got {host!r}."
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: refusing plain http:// for {parts.hostname!r}; the API key would "
             "travel unencrypted. Use https://, or a loopback host (127.0.0.1, localhost) for a local emulator."
         )
@@ -90,32 +95,64 @@ def normalise_base_url(host: str | None, port: int | None, conn_id: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _number(extras: dict[str, Any], name: str, default: float, conn_id: str, minimum: float) -> float:
-    value = extras.get(name)
+def _number(
+    extras: dict[str, Any], name: str, default: float, conn_id: str, minimum: float, *, override: Any = None
+) -> float:
+    """The number in extra ``name`` (or the hook argument ``override``), checked against ``minimum``."""
+    value, what = (override, "hook argument") if override is not None else (_form_extra(extras, name), "extra")
     if value is None or value == "":
         return default
+    if isinstance(value, bool):
+        value = str(value)  # True is not a timeout
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise AirflowException(
-            f"Devin connection {conn_id!r}: extra {name!r} must be a number, got {value!r}."
+        raise DevinConfigError(
+            f"Devin connection {conn_id!r}: {what} {name!r} must be a number, got {value!r}."
         ) from None
-    if number < minimum:
-        raise AirflowException(f"Devin connection {conn_id!r}: extra {name!r} must be >= {minimum}, got {value!r}.")
+    if not number >= minimum:  # also refuses NaN
+        raise DevinConfigError(f"Devin connection {conn_id!r}: {what} {name!r} must be >= {minimum:g}, got {value!r}.")
     return number
 
 
-def _verify(value: Any) -> bool | str:
+def _count(extras: dict[str, Any], name: str, default: int, conn_id: str, *, override: Any = None) -> int:
+    """A whole number >= 0 (``max_retries``): ``5`` and ``"5"`` and ``5.0`` are fine, ``2.5`` is not."""
+    number = _number(extras, name, default, conn_id, 0, override=override)
+    if number != int(number):
+        what = "hook argument" if override is not None else "extra"
+        raise DevinConfigError(f"Devin connection {conn_id!r}: {what} {name!r} must be a whole number, got {number:g}.")
+    return int(number)
+
+
+def _verify(value: Any, conn_id: str) -> bool | str:
+    """``verify``: ``True`` (empty), ``False``, or a CA bundle path that exists."""
     if value is None or value == "":
         return True
     if isinstance(value, bool):
         return value
-    text = str(value)
+    text = str(value).strip()
     if text.lower() in ("true", "1", "yes"):
         return True
     if text.lower() in ("false", "0", "no"):
         return False
-    return text  # a CA bundle path
+    if not os.path.exists(text):
+        raise DevinConfigError(
+            f"Devin connection {conn_id!r}: extra 'verify' must be true, false or the path of a CA bundle "
+            f"file; {text!r} does not exist on this machine (the worker's and the triggerer's)."
+        )
+    return text
+
+
+def _web_url(value: Any, default: str, conn_id: str) -> str:
+    """``web_url``: an ``http(s)://`` URL (where session pages live), else ``default``."""
+    if value is None or value == "":
+        return default.rstrip("/")
+    parts = urlsplit(str(value).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DevinConfigError(
+            f"Devin connection {conn_id!r}: extra 'web_url' must be a URL such as {DEFAULT_WEB_URL}, got {value!r}."
+        )
+    return str(value).strip().rstrip("/")
 
 
 def settings_from_connection(
@@ -124,7 +161,7 @@ def settings_from_connection(
     """Build settings from an Airflow ``Connection`` (explicit hook arguments win over extras)."""
     api_key = (conn.password or "").strip()
     if not api_key:
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r} has no API key: put the key (cog_… for v3, or a legacy "
             "apk_user_… / apk_… for v1) in its password field."
         )
@@ -134,7 +171,7 @@ def settings_from_connection(
     on_devin_cloud = urlsplit(base_url).hostname == urlsplit(DEFAULT_BASE_URL).hostname
     default_web = DEFAULT_WEB_URL if on_devin_cloud else base_url
     retry = RetrySettings(
-        max_retries=int(max_retries if max_retries is not None else _number(extras, "max_retries", 5, conn_id, 0)),
+        max_retries=_count(extras, "max_retries", 5, conn_id, override=max_retries),
         max_wait=_number(extras, "max_retry_wait", 60.0, conn_id, 0),
         initial_wait=_number(extras, "initial_retry_wait", 1.0, conn_id, 0),
     )
@@ -142,11 +179,11 @@ def settings_from_connection(
         conn_id=conn_id,
         base_url=base_url,
         api_key=api_key,
-        timeout=float(timeout) if timeout is not None else _number(extras, "timeout", 30.0, conn_id, 0.001),
+        timeout=_number(extras, "timeout", 30.0, conn_id, 0.001, override=timeout),
         connect_timeout=_number(extras, "connect_timeout", 10.0, conn_id, 0.001),
         retry=retry,
-        web_url=str(extras.get("web_url") or default_web).rstrip("/"),
-        verify=_verify(extras.get("verify")),
+        web_url=_web_url(_form_extra(extras, "web_url"), default_web, conn_id),
+        verify=_verify(_form_extra(extras, "verify"), conn_id),
         api_version=api_version,
         org_id=_org_id(_form_extra(extras, "org_id"), conn_id),
     )
@@ -170,7 +207,7 @@ def resolve_api_version(value: Any, api_key: str, conn_id: str) -> str:
     if text == "":
         text = "auto"
     if text not in API_VERSIONS:
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: extra 'api_version' must be one of auto, v1, v3, got {value!r}."
         )
     is_cog = api_key.startswith("cog_")
@@ -178,12 +215,12 @@ def resolve_api_version(value: Any, api_key: str, conn_id: str) -> str:
     if text == "auto":
         return "v3" if is_cog else "v1"
     if text == "v1" and is_cog:
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: extra 'api_version' is v1 but the key is a cog_ key; "
             "cog_ keys cannot call v1; set api_version to v3 or auto."
         )
     if text == "v3" and is_apk:
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: extra 'api_version' is v3 but the key is an apk_ key; "
             "apk_ (legacy) keys cannot call v3; set api_version to v1 or auto, or use a cog_ key "
             "(a service user or personal access token)."
@@ -196,14 +233,14 @@ def _org_id(value: Any, conn_id: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: extra 'org_id' must be a string such as 'org-abc123', got {value!r}."
         )
     text = value.strip()
     if not text:
         return None
     if "/" in text or any(char.isspace() for char in text):
-        raise AirflowException(
+        raise DevinConfigError(
             f"Devin connection {conn_id!r}: extra 'org_id' must be an organization id such as 'org-abc123' "
             f"(no '/' or spaces), got {value!r}. Settings → Devin API in the Devin web app shows it."
         )

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_devin._compat import AirflowException
-from airflow_provider_devin.exceptions import DevinResponseError
+from airflow_provider_devin.exceptions import DevinConfigError, DevinResponseError
 from airflow_provider_devin.hooks._dialect import UnsupportedInVersion
 from airflow_provider_devin.hooks.devin import DevinHook
 from airflow_provider_devin.session import MessagePosition
@@ -89,7 +88,7 @@ def test_a_key_without_an_org_and_no_extra_is_a_clear_error(devin_emulator, monk
     )
     define(monkeypatch, "devin_enterprise", devin_emulator.base_url, key)
     hook = DevinHook("devin_enterprise")
-    with pytest.raises(AirflowException, match="set the connection extra org_id") as caught:
+    with pytest.raises(DevinConfigError, match="set the connection extra org_id") as caught:
         hook.list_sessions()
     assert "Settings → Devin API" in str(caught.value)
     assert key not in str(caught.value)
