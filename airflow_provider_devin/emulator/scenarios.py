@@ -29,8 +29,8 @@ its ``initial_user_message``. At 5 s Devin acknowledges and the session is ``run
 scenario                      timeline (emulated seconds after creation)
 ============================  ===================================================================
 ``finish``                    20 s, 40 s: progress; 60 s: a closing message, ``structured_output``
-                              (given by the test, or derived from ``structured_output_schema``: see
-                              :mod:`~airflow_provider_devin.emulator.structured_output`) and
+                              (given by the test, or derived from ``structured_output_schema``; see
+                              "Structured output" in docs/emulator.md) and
                               ``running`` + ``finished`` (v1 ``finished``). The default.
 ``pull_request``              as ``finish``, plus at 50 s a pull request (v1 ``pull_request``, v3
                               ``pull_requests``) and a message with its link.
