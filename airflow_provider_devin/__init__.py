@@ -84,6 +84,9 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.triggers.devin"]},
         ],
         "extra-links": ["airflow_provider_devin.links.devin.DevinSessionLink"],
+        "task-decorators": [
+            {"name": "devin", "class-name": "airflow_provider_devin.decorators.devin.devin_task"},
+        ],
         "connection-types": [
             {
                 "connection-type": "devin",

@@ -44,6 +44,28 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
+# The TaskFlow machinery behind @task.devin (cheap on top of airflow.sdk: ~10 ms).
+try:
+    from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
+    from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
+    from airflow.sdk.definitions.context import context_merge
+except ImportError:  # Airflow 2.11
+    from airflow.decorators.base import (  # type: ignore[no-redef]
+        DecoratedOperator,
+        TaskDecorator,
+        task_decorator_factory,
+    )
+    from airflow.utils.context import context_merge  # type: ignore[no-redef,attr-defined]
+
+    # A plain string: Airflow 2 stores a template field it cannot JSON-encode as str(value), and an
+    # object's address would change the serialized DAG's hash on every parse.
+    SET_DURING_EXECUTION = "DYNAMIC (set during execution)"  # type: ignore[assignment]
+
+try:
+    from airflow.sdk.bases.decorator import determine_kwargs  # Airflow 3.2+
+except ImportError:  # Airflow 2.11 - 3.1
+    from airflow.utils.operator_helpers import determine_kwargs  # type: ignore[no-redef,attr-defined]
+
 
 async def aget_connection(conn_id: str) -> Any:
     """Fetch a connection without blocking the triggerer's event loop.
@@ -61,6 +83,7 @@ async def aget_connection(conn_id: str) -> Any:
 
 __all__ = [
     "AIRFLOW_V3",
+    "SET_DURING_EXECUTION",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
@@ -69,11 +92,17 @@ __all__ = [
     "BaseOperatorLink",
     "BaseSensorOperator",
     "Context",
+    "DecoratedOperator",
     "PokeReturnValue",
+    "TaskDecorator",
     "aget_connection",
+    "asset_outlet_types",
     "conf",
+    "context_merge",
+    "determine_kwargs",
     "get_xcom_value",
     "mask_secret",
+    "task_decorator_factory",
 ]
 
 
@@ -88,3 +117,19 @@ def get_xcom_value(ti_key: Any, key: str) -> Any:
     except ImportError:  # Airflow 2.11
         from airflow.models.xcom import XCom  # type: ignore[no-redef]
     return XCom.get_value(ti_key=ti_key, key=key)
+
+
+def asset_outlet_types() -> tuple[type, ...]:
+    """The outlet types an asset event's ``extra`` can be set on: Airflow 3's ``Asset`` and
+    ``AssetRef``, Airflow 2.11's ``Dataset`` (aliases are not among them: they name no one asset).
+
+    Imported lazily: only a task that declares outlets needs them.
+    """
+    try:
+        from airflow.sdk import Asset
+        from airflow.sdk.definitions.asset import AssetRef
+    except ImportError:  # Airflow 2.11
+        from airflow.datasets import Dataset
+
+        return (Dataset,)
+    return (Asset, AssetRef)

@@ -1,0 +1,1 @@
+"""TaskFlow decorators of the Devin provider: ``@task.devin`` (see :mod:`.devin`)."""
