@@ -148,6 +148,8 @@ class SessionFinder:
     :param store: the task state store (Airflow 3.3+), or ``None``.
     :param record: called with ``(session_id, url, is_new_session)`` the moment a session is known,
         before anything else can fail (the operator pushes XCom there).
+    :param reuse_finished_session: after a clear of a task instance that succeeded, reattach to its
+        finished session instead of starting a new generation.
     :param sleep: the pause function (tests pass a fast one).
     """
 
