@@ -51,13 +51,21 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
     Enterprise deployments use their own API domain; plain ``http://`` only for loopback, e.g. the
     local emulator); extras ``api_version`` (``auto``, ``v1``, ``v3``), ``org_id`` (v3, ``org-…``;
     read from ``GET /v3/self`` when empty), ``timeout``, ``connect_timeout`` (seconds),
-    ``max_retries``, ``max_retry_wait`` (seconds), ``web_url`` (where session pages live) and
-    ``verify`` (``false`` or a CA bundle path).
+    ``max_retries``, ``initial_retry_wait`` and ``max_retry_wait`` (seconds), ``web_url`` (where
+    session pages live) and ``verify`` (``false`` or a CA bundle path). A connection that cannot
+    work as configured raises :class:`~airflow_provider_devin.exceptions.DevinConfigError` on
+    first use, before any request.
 
     Every call validates its input before sending (a ``ValueError`` naming the field; an
     :class:`~airflow_provider_devin.hooks._dialect.UnsupportedInVersion` for an operation or
     argument the connection's version lacks), retries only when repeating it cannot duplicate
     work, and raises a :class:`~airflow_provider_devin.exceptions.DevinAPIError` subclass on failure.
+
+    Knowledge notes and playbooks come back in one shape on both versions (each note carries
+    ``id``/``note_id``, ``trigger_description``/``trigger``, ``parent_folder_id``/``folder_id``;
+    each playbook ``macro`` and ``status``): see
+    :class:`~airflow_provider_devin.api_types.KnowledgeEntry` and
+    :class:`~airflow_provider_devin.api_types.Playbook`.
 
     :param devin_conn_id: The Airflow connection id.
     :param timeout: Read timeout per request in seconds (overrides the connection extra).
