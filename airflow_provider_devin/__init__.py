@@ -61,8 +61,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-devin",
         "name": "Devin",
-        "description": "Delegate software work to `Devin <https://devin.ai>`__ from Airflow DAGs, "
-        "retry-safe and deferrable.",
+        # Plain text: the Providers page shows it as is (RST markup rendered as "https://devin.aifrom").
+        "description": "Delegate software work to Devin (https://devin.ai), Cognition's AI software engineer, "
+        "from Airflow DAGs: one retry-safe, deferrable session per task instance, on Devin's v1 or v3 API.",
         "versions": [__version__],
         "integrations": [
             {

@@ -265,3 +265,11 @@ def test_an_unsupported_airflow_fails_fast_with_a_clear_message(monkeypatch):
     )
     with pytest.raises(RuntimeError, match=r"needs Apache Airflow >= 2\.11\.0, but Airflow 2\.10\.5 is installed"):
         airflow_provider_devin._check_airflow_version()
+
+
+def test_the_provider_description_is_plain_text_as_the_providers_page_shows_it():
+    from airflow_provider_devin import get_provider_info
+
+    description = get_provider_info()["description"]
+    assert "`" not in description and "<http" not in description and "__" not in description
+    assert "Devin (https://devin.ai)" in description
