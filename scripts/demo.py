@@ -175,9 +175,11 @@ def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Prog
     status_enum = result.get("status_enum") or progress.status_enum or "-"
     raw = status or progress.status_label
     print(f"    Devin status: {status_enum}" + (f" ({raw})" if raw and raw != status_enum else ""))
-    pull_requests = result.get("pull_request_urls") or (
-        [result["pull_request_url"]] if result.get("pull_request_url") else []
-    )
+    pull_requests = [
+        f"{pr['url']} ({pr['state']})" if pr.get("state") else str(pr["url"])
+        for pr in result.get("pull_requests") or []
+        if isinstance(pr, dict) and pr.get("url")
+    ] or ([result["pull_request_url"]] if result.get("pull_request_url") else [])
     print(f"    pull request: {', '.join(pull_requests) or '-'}")
     if result.get("acus_consumed") is not None:
         print(f"    ACUs consumed: {result['acus_consumed']:g}")
