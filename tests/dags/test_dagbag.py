@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-EXPECTED = {"devin_nightly_maintenance", "devin_data_quality_fix", "devin_fanout", "devin_knowledge_sync"}
+EXPECTED = {
+    "devin_nightly_maintenance",
+    "devin_data_quality_fix",
+    "devin_fanout",
+    "devin_knowledge_sync",
+    "devin_decorated",
+    "devin_review_fixes",
+}
 
 
 def test_examples_import_without_errors(example_dagbag: Any) -> None:
