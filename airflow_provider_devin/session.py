@@ -53,6 +53,24 @@ class StatusClass(str, Enum):
     #: A value this release does not know (or ``null``): keep waiting, warn once.
     UNKNOWN = "unknown"
 
+    @property
+    def v1_word(self) -> str | None:
+        """The class in v1's ``status_enum`` vocabulary (``None`` for ``UNKNOWN``)."""
+        return _V1_WORDS.get(self)
+
+
+_V1_WORDS = {
+    StatusClass.WORKING: "working",
+    StatusClass.FINISHED: "finished",
+    StatusClass.NEEDS_HUMAN: "blocked",
+    StatusClass.FAILED: "expired",
+    StatusClass.EXITED: "expired",
+    StatusClass.PAUSED: "suspend_requested",
+    StatusClass.IDLE: "suspend_requested",
+    StatusClass.CANCELLED: "suspend_requested",
+    StatusClass.OUT_OF_BUDGET: "suspend_requested",
+}
+
 
 @dataclass(frozen=True)
 class SessionMessage:

@@ -29,6 +29,7 @@ Decisions (``devin-api-v3.md`` §4.6):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -392,9 +393,15 @@ class SessionWatch:
     def summary(self, view: SessionView, url: str | None = None) -> dict[str, Any]:
         """:func:`session_summary` of ``view`` with the last Devin message this watch saw.
 
+        A state decided from the previous one (v3 ``inactivity`` or ``exit`` after ``finished``) is
+        reported as what it was decided to be, so a success never reads ``status_enum="expired"``.
+
         :param view: the session as last read.
         :param url: its web page, when known.
         """
+        resolved = self.previous_class
+        if view.status_class in (StatusClass.IDLE, StatusClass.EXITED) and resolved is not None:
+            view = dataclasses.replace(view, status_enum=resolved.v1_word)
         return session_summary(view, url=url, last_devin_message=self.last_devin_message)
 
     def _log_messages(self, snapshot: SessionSnapshot) -> None:

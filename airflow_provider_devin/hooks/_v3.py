@@ -79,17 +79,8 @@ _SUSPENDED: dict[str | None, StatusClass] = {
     **dict.fromkeys(BUDGET_DETAILS, StatusClass.OUT_OF_BUDGET),
 }
 #: The class in v1's ``status_enum`` words, so results read the same on both versions.
-V1_WORDS = {
-    StatusClass.WORKING: "working",
-    StatusClass.FINISHED: "finished",
-    StatusClass.NEEDS_HUMAN: "blocked",
-    StatusClass.FAILED: "expired",
-    StatusClass.EXITED: "expired",
-    StatusClass.PAUSED: "suspend_requested",
-    StatusClass.IDLE: "suspend_requested",
-    StatusClass.CANCELLED: "suspend_requested",
-    StatusClass.OUT_OF_BUDGET: "suspend_requested",
-}
+#: The v1 ``status_enum`` word for each class (results read the same on both versions).
+V1_WORDS = {cls: cls.v1_word for cls in StatusClass if cls.v1_word is not None}
 
 
 def classify(status: object, detail: object) -> StatusClass:

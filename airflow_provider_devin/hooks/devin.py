@@ -306,7 +306,8 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
         :param max_acu_limit: ACU ceiling for the session (> 0).
         :param unlisted: (v1) Hide the session from listings.
         :param repos: (v3) Repositories the task is about (``owner/repo``).
-        :param attachment_urls: (v3) Uploaded attachment URLs (each 1-2083 characters).
+        :param attachment_urls: Uploaded attachment URLs (v3 ``attachment_urls``, each 1-2083
+            characters; on v1 they become ``ATTACHMENT:"<url>"`` lines at the end of the prompt).
         :param structured_output_required: (v3) Whether Devin must deliver the structured output
             before its turn ends (Devin's default: true).
         :param devin_mode: (v3) ``normal``, ``fast``, ``lite``, ``ultra`` or ``fusion`` (default: the org's).
@@ -338,6 +339,19 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
             return request
 
         return cast(CreateSessionResponse | SessionResponse, self._send(build))
+
+    def check_create_session(self, prompt: str, **fields: Any) -> None:
+        """Validate a :meth:`create_session` call without sending anything (not even ``/v3/self``).
+
+        Raises what :meth:`create_session` would raise before its request (``ValueError`` naming the
+        field, ``UnsupportedInVersion`` for an argument of the other API version), so an operator can
+        fail before it looks anything up or uploads a file.
+
+        :param prompt: The prompt.
+        :param fields: The other :meth:`create_session` keyword arguments.
+        """
+        resolver = self.resolver
+        (resolver.resolved or resolver.validating()).create_session(prompt, **fields)
 
     def get_session(self, session_id: str) -> SessionDetails | SessionResponse:
         """Fetch a session as Devin returns it (v1 details with the messages; v3 ``SessionResponse``).
@@ -382,7 +396,7 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
 
         :param session_id: The session to write to.
         :param message: The text (non-empty).
-        :param attachment_urls: (v3) Uploaded attachment URLs to include.
+        :param attachment_urls: Uploaded attachment URLs to include (v1: ``ATTACHMENT:"<url>"`` lines).
         :param message_as_user_id: (v3) Send as this org member.
         :return: ``None`` when delivered; on v1 Devin's ``detail`` string when it answered that the
             message was not delivered normally (e.g. the session is suspended).

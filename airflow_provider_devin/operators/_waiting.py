@@ -229,9 +229,9 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         except DevinAPIError as err:
             # Most often: the session had already ended. Termination is best effort.
             self.log.warning("Could not terminate Devin session %s (%s): %s", session_id, why, err)
-            return f"terminating it failed: {err}"
+            return f"Terminating it failed: {err}"
         self.log.info("Terminated Devin session %s (%s).", session_id, why)
-        return "it was terminated"
+        return "It was terminated"
 
     # --- waiting ------------------------------------------------------------------------------
 

@@ -260,6 +260,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         files = _inputs.attachment_files(self.attachments)
         hook = self.hook
         tag = idempotency_tag(self._key(context))
+        # Every argument checked against the connection's API version before anything remote.
+        hook.check_create_session(request["prompt"], **{k: v for k, v in request.items() if k != "prompt"})
 
         def record(session_id: str, url: str | None, is_new: bool) -> None:
             self._session_id = session_id

@@ -665,7 +665,7 @@ def test_acu_budget_terminates_the_session_and_fails_without_retries(
     dr = run_dag(dag)
     assert dr.state == "failed"
     (message,) = failures.messages
-    assert "acu_budget=5" in message and "it was terminated" in message
+    assert "acu_budget=5" in message and "It was terminated" in message
     session_id = result_of(dr, "session_id")
     assert api.deletes(devin_emulator.control) == [api.session(session_id)]
     assert (creates(devin_emulator)[0]["body"]["max_acu_limit"]) == 100
@@ -691,16 +691,21 @@ def test_inactivity_after_finishing_is_a_success_even_across_a_deferral(
     dag = make_dag(request, prompt="Work", deferrable=True, on_blocked="fail")
     dr = run_dag(dag)
     assert dr.state == "success"
+    assert result_of(dr)["status_enum"] == "finished"  # decided from "finished", not "suspend_requested"
 
 
-def test_v3_only_arguments_fail_on_v1_before_any_request(request, run_dag, devin_emulator, failures, devin_api_version):
+def test_v3_only_arguments_fail_on_v1_before_any_request(
+    request, run_dag, devin_emulator, failures, devin_api_version, tmp_path
+):
     if devin_api_version != "v1":
         pytest.skip("v1 behaviour")
-    dag = make_dag(request, failures, prompt="Work", repos=["acme/app"])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("context")
+    dag = make_dag(request, failures, prompt="Work", repos=["acme/app"], attachments=[str(notes)])
     dr = run_dag(dag)
     assert dr.state == "failed"
     assert "v3" in failures.messages[-1] and "repos" in failures.messages[-1]
-    assert devin_emulator.control.journal(method="POST") == []
+    assert devin_emulator.control.journal() == []  # no lookup, no upload, no create
 
 
 # --- first-week fixes: text that ends in .md, clear vs retry, execution_timeout ------------------
