@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, Unpack
 
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView
@@ -33,6 +33,70 @@ class Page:
 
     items: list[dict[str, Any]]
     next_cursor: str | None = None
+
+
+class CreateSessionFields(TypedDict, total=False):
+    """The keyword arguments of a session create (documented on ``DevinHook.create_session``)."""
+
+    idempotent: bool
+    title: str | None
+    tags: Iterable[str] | None
+    playbook_id: str | None
+    snapshot_id: str | None
+    knowledge_ids: Iterable[str] | None
+    secret_ids: Iterable[str] | None
+    session_secrets: Any
+    structured_output_schema: Mapping[str, Any] | None
+    max_acu_limit: int | None
+    unlisted: bool | None
+    repos: Iterable[str] | None
+    attachment_urls: Iterable[str] | None
+    structured_output_required: bool | None
+    devin_mode: str | None
+    create_as_user_id: str | None
+    resumable: bool | None
+    platform: str | None
+    bypass_approval: bool | None
+    child_playbook_id: str | None
+    session_links: Iterable[str] | None
+
+
+class KnowledgeFields(TypedDict, total=False):
+    """The optional keyword arguments of a knowledge note create/update."""
+
+    macro: str | None
+    parent_folder_id: str | None
+    pinned_repo: str | None
+    is_enabled: bool | None
+
+
+def common_create_body(prompt: str, fields: CreateSessionFields) -> dict[str, Any]:
+    """The create body fields both versions share, validated (``None`` omitted; ``[]`` kept: for
+    ``knowledge_ids``/``secret_ids`` ``None`` means "use all" and ``[]`` means "use none")."""
+    from airflow_provider_devin.validation import (
+        require_id,
+        require_text,
+        validate_id_list,
+        validate_max_acu_limit,
+        validate_structured_output_schema,
+        validate_tags,
+    )
+
+    checks: dict[str, Any] = {
+        "title": lambda value: require_text("title", value),
+        "tags": validate_tags,
+        "playbook_id": lambda value: require_id("playbook_id", value),
+        "knowledge_ids": lambda value: validate_id_list("knowledge_ids", value),
+        "secret_ids": lambda value: validate_id_list("secret_ids", value),
+        "structured_output_schema": validate_structured_output_schema,
+        "max_acu_limit": validate_max_acu_limit,
+    }
+    body: dict[str, Any] = {"prompt": require_text("prompt", prompt)}
+    for name, check in checks.items():
+        value = fields.get(name)
+        if value is not None:
+            body[name] = check(value)
+    return body
 
 
 class SessionFilters(TypedDict, total=False):
@@ -122,32 +186,7 @@ class ApiDialect(ABC):
         """The page's raw session dicts and the cursor of the next one (``page_size``/``cursor``: the request's)."""
 
     @abstractmethod
-    def create_session(
-        self,
-        prompt: str,
-        *,
-        idempotent: bool = False,
-        title: str | None = None,
-        tags: Iterable[str] | None = None,
-        playbook_id: str | None = None,
-        snapshot_id: str | None = None,
-        knowledge_ids: Iterable[str] | None = None,
-        secret_ids: Iterable[str] | None = None,
-        session_secrets: Any = None,
-        structured_output_schema: Mapping[str, Any] | None = None,
-        max_acu_limit: int | None = None,
-        unlisted: bool | None = None,
-        repos: Iterable[str] | None = None,
-        attachment_urls: Iterable[str] | None = None,
-        structured_output_required: bool | None = None,
-        devin_mode: str | None = None,
-        create_as_user_id: str | None = None,
-        resumable: bool | None = None,
-        platform: str | None = None,
-        bypass_approval: bool | None = None,
-        child_playbook_id: str | None = None,
-        session_links: Iterable[str] | None = None,
-    ) -> ApiRequest:
+    def create_session(self, prompt: str, **fields: Unpack[CreateSessionFields]) -> ApiRequest:
         """``POST`` a new session (the keyword arguments of ``DevinHook.create_session``; the
         version-only ones are rejected by the other version when not ``None``)."""
 
@@ -256,29 +295,12 @@ class ApiDialect(ABC):
 
     @abstractmethod
     def create_knowledge(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest: ...
 
     @abstractmethod
     def update_knowledge(
-        self,
-        note_id: str,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest: ...
 
     @abstractmethod

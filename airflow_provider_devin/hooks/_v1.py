@@ -9,20 +9,23 @@ response drift (``devin-api.md``). v1 quirks live here and nowhere else: offset 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_devin.hooks._dialect import ApiDialect, Page
+from airflow_provider_devin.hooks._dialect import (
+    ApiDialect,
+    CreateSessionFields,
+    KnowledgeFields,
+    Page,
+    common_create_body,
+)
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
 from airflow_provider_devin.validation import (
     require_id,
     require_text,
-    validate_id_list,
-    validate_max_acu_limit,
     validate_page_size,
     validate_session_secrets,
-    validate_structured_output_schema,
     validate_tags,
 )
 
@@ -43,6 +46,20 @@ STATUS_CLASSES: dict[str, StatusClass] = {
 
 #: v1 message ``type`` → ``SessionMessage.source``; other types keep their raw value as source.
 MESSAGE_SOURCES = {"devin_message": "devin", "user_message": "user", "initial_user_message": "user"}
+
+
+#: Create arguments only v3 has: refused here when given.
+V3_ONLY_CREATE_FIELDS = (
+    "repos",
+    "structured_output_required",
+    "devin_mode",
+    "create_as_user_id",
+    "resumable",
+    "platform",
+    "bypass_approval",
+    "child_playbook_id",
+    "session_links",
+)
 
 
 def with_attachment_lines(text: str, attachment_urls: Iterable[str] | None, field: str) -> str:
@@ -121,73 +138,20 @@ class V1Dialect(ApiDialect):
         offset = int(cursor) if cursor is not None and str(cursor).isdigit() else 0
         return Page(items, str(offset + len(items)) if len(items) >= page_size else None)
 
-    def create_session(
-        self,
-        prompt: str,
-        *,
-        idempotent: bool = False,
-        title: str | None = None,
-        tags: Iterable[str] | None = None,
-        playbook_id: str | None = None,
-        snapshot_id: str | None = None,
-        knowledge_ids: Iterable[str] | None = None,
-        secret_ids: Iterable[str] | None = None,
-        session_secrets: Any = None,
-        structured_output_schema: Mapping[str, Any] | None = None,
-        max_acu_limit: int | None = None,
-        unlisted: bool | None = None,
-        repos: Iterable[str] | None = None,
-        attachment_urls: Iterable[str] | None = None,
-        structured_output_required: bool | None = None,
-        devin_mode: str | None = None,
-        create_as_user_id: str | None = None,
-        resumable: bool | None = None,
-        platform: str | None = None,
-        bypass_approval: bool | None = None,
-        child_playbook_id: str | None = None,
-        session_links: Iterable[str] | None = None,
-    ) -> ApiRequest:
-        self.reject_given(
-            "v3",
-            "",
-            repos=repos,
-            structured_output_required=structured_output_required,
-            devin_mode=devin_mode,
-            create_as_user_id=create_as_user_id,
-            resumable=resumable,
-            platform=platform,
-            bypass_approval=bypass_approval,
-            child_playbook_id=child_playbook_id,
-            session_links=session_links,
-        )
-        body: dict[str, Any] = {
-            "prompt": with_attachment_lines(prompt, attachment_urls, "prompt"),
-            "idempotent": bool(idempotent),
-        }
-        if title is not None:
-            body["title"] = require_text("title", title)
-        if tags is not None:
-            body["tags"] = validate_tags(tags)
-        if playbook_id is not None:
-            body["playbook_id"] = require_id("playbook_id", playbook_id)
-        if snapshot_id is not None:
-            body["snapshot_id"] = require_id("snapshot_id", snapshot_id)
-        # None means "use all org knowledge/secrets" and is omitted; [] means "use none" and is sent.
-        if knowledge_ids is not None:
-            body["knowledge_ids"] = validate_id_list("knowledge_ids", knowledge_ids)
-        if secret_ids is not None:
-            body["secret_ids"] = validate_id_list("secret_ids", secret_ids)
-        if session_secrets is not None:
-            body["session_secrets"] = validate_session_secrets(session_secrets)
-        if structured_output_schema is not None:
-            body["structured_output_schema"] = validate_structured_output_schema(structured_output_schema)
-        if max_acu_limit is not None:
-            body["max_acu_limit"] = validate_max_acu_limit(max_acu_limit)
-        if unlisted is not None:
-            body["unlisted"] = bool(unlisted)
+    def create_session(self, prompt: str, **fields: Unpack[CreateSessionFields]) -> ApiRequest:
+        self.reject_given("v3", "", **{name: fields.get(name) for name in V3_ONLY_CREATE_FIELDS})
+        idempotent = bool(fields.get("idempotent", False))
+        body = common_create_body(with_attachment_lines(prompt, fields.get("attachment_urls"), "prompt"), fields)
+        body["idempotent"] = idempotent
+        if fields.get("snapshot_id") is not None:
+            body["snapshot_id"] = require_id("snapshot_id", fields["snapshot_id"])
+        if fields.get("session_secrets") is not None:
+            body["session_secrets"] = validate_session_secrets(fields["session_secrets"])
+        if fields.get("unlisted") is not None:
+            body["unlisted"] = bool(fields["unlisted"])
         # Only an idempotent create may be repeated after an ambiguous failure: Devin then returns the
         # session the first attempt made instead of a second one.
-        return ApiRequest.build("create session", "POST", "/v1/sessions", json_body=body, replay_safe=bool(idempotent))
+        return ApiRequest.build("create session", "POST", "/v1/sessions", json_body=body, replay_safe=idempotent)
 
     def get_session(self, session_id: str) -> ApiRequest:
         return ApiRequest.build(f"get session {session_id}", "GET", _session_path(session_id))
@@ -363,36 +327,30 @@ class V1Dialect(ApiDialect):
         return Page(notes), [item for item in body.get("folders") or [] if isinstance(item, dict)]
 
     def create_knowledge(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest:
-        self.reject_given("v3", is_enabled=is_enabled)
-        payload = _knowledge_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo)
+        payload = self._knowledge_payload(name, body, trigger_description, fields)
         return ApiRequest.build(f"create knowledge {name!r}", "POST", "/v1/knowledge", json_body=payload)
 
     def update_knowledge(
-        self,
-        note_id: str,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest:
-        self.reject_given("v3", is_enabled=is_enabled)
-        payload = _knowledge_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo)
+        payload = self._knowledge_payload(name, body, trigger_description, fields)
         return ApiRequest.build(
             f"update knowledge {note_id}", "PUT", f"/v1/knowledge/{_segment('note_id', note_id)}", json_body=payload
+        )
+
+    def _knowledge_payload(
+        self, name: str, body: str, trigger_description: str, fields: KnowledgeFields
+    ) -> dict[str, Any]:
+        self.reject_given("v3", is_enabled=fields.get("is_enabled"))
+        return _knowledge_body(
+            name,
+            body,
+            trigger_description,
+            fields.get("macro"),
+            fields.get("parent_folder_id"),
+            fields.get("pinned_repo"),
         )
 
     def delete_knowledge(self, note_id: str) -> ApiRequest:

@@ -22,11 +22,17 @@ Readings of what the contract leaves open (each tolerant of the other plausible 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from airflow_provider_devin.exceptions import DevinResponseError
-from airflow_provider_devin.hooks._dialect import ApiDialect, Page
+from airflow_provider_devin.hooks._dialect import (
+    ApiDialect,
+    CreateSessionFields,
+    KnowledgeFields,
+    Page,
+    common_create_body,
+)
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.hooks._v1 import attachment_parts, playbook_body, secret_fields
 from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
@@ -36,11 +42,9 @@ from airflow_provider_devin.validation import (
     validate_choice,
     validate_epoch_seconds,
     validate_id_list,
-    validate_max_acu_limit,
     validate_page_size,
     validate_repos,
     validate_session_secrets,
-    validate_structured_output_schema,
     validate_tags,
     validate_uri_list,
 )
@@ -227,79 +231,33 @@ class V3Dialect(ApiDialect):
         items, end_cursor, has_next = read_cursor_page(body, "list sessions", f"{self._base}/sessions")
         return Page(items, end_cursor if has_next else None)
 
-    def create_session(
-        self,
-        prompt: str,
-        *,
-        idempotent: bool = False,
-        title: str | None = None,
-        tags: Iterable[str] | None = None,
-        playbook_id: str | None = None,
-        snapshot_id: str | None = None,
-        knowledge_ids: Iterable[str] | None = None,
-        secret_ids: Iterable[str] | None = None,
-        session_secrets: Any = None,
-        structured_output_schema: Mapping[str, Any] | None = None,
-        max_acu_limit: int | None = None,
-        unlisted: bool | None = None,
-        repos: Iterable[str] | None = None,
-        attachment_urls: Iterable[str] | None = None,
-        structured_output_required: bool | None = None,
-        devin_mode: str | None = None,
-        create_as_user_id: str | None = None,
-        resumable: bool | None = None,
-        platform: str | None = None,
-        bypass_approval: bool | None = None,
-        child_playbook_id: str | None = None,
-        session_links: Iterable[str] | None = None,
-    ) -> ApiRequest:
-        if idempotent:
+    def create_session(self, prompt: str, **fields: Unpack[CreateSessionFields]) -> ApiRequest:
+        if fields.get("idempotent"):
             raise self.reject(
                 "v1",
                 "idempotent=True",
                 "v3 has no server-side idempotency; find an earlier session by tag (DevinHook.find_sessions) "
                 "before creating one.",
             )
-        self.reject_given("v1", snapshot_id=snapshot_id, unlisted=unlisted)
-        body: dict[str, Any] = {"prompt": require_text("prompt", prompt)}
-        if title is not None:
-            body["title"] = require_text("title", title)
-        if tags is not None:
-            body["tags"] = validate_tags(tags)
-        if playbook_id is not None:
-            body["playbook_id"] = require_id("playbook_id", playbook_id)
-        # None means "use all org knowledge/secrets" and is omitted; [] means "use none" and is sent.
-        if knowledge_ids is not None:
-            body["knowledge_ids"] = validate_id_list("knowledge_ids", knowledge_ids)
-        if secret_ids is not None:
-            body["secret_ids"] = validate_id_list("secret_ids", secret_ids)
-        if session_secrets is not None:
-            body["session_secrets"] = _checked_secrets(validate_session_secrets(session_secrets) or [])
-        if structured_output_schema is not None:
-            body["structured_output_schema"] = validate_structured_output_schema(structured_output_schema)
-        if max_acu_limit is not None:
-            body["max_acu_limit"] = validate_max_acu_limit(max_acu_limit)
-        if repos is not None:
-            body["repos"] = validate_repos(repos)
-        if attachment_urls is not None:
-            body["attachment_urls"] = validate_uri_list("attachment_urls", attachment_urls)
-        for field, value in (
-            ("structured_output_required", structured_output_required),
-            ("resumable", resumable),
-            ("bypass_approval", bypass_approval),
-        ):
+        self.reject_given("v1", snapshot_id=fields.get("snapshot_id"), unlisted=fields.get("unlisted"))
+        body = common_create_body(prompt, fields)
+        checks: dict[str, Any] = {
+            "session_secrets": lambda value: _checked_secrets(validate_session_secrets(value) or []),
+            "repos": validate_repos,
+            "attachment_urls": lambda value: validate_uri_list("attachment_urls", value),
+            "structured_output_required": lambda value: _bool("structured_output_required", value),
+            "resumable": lambda value: _bool("resumable", value),
+            "bypass_approval": lambda value: _bool("bypass_approval", value),
+            "devin_mode": lambda value: validate_choice("devin_mode", value, DEVIN_MODES),
+            "create_as_user_id": lambda value: require_id("create_as_user_id", value),
+            "platform": lambda value: require_text("platform", value).strip(),
+            "child_playbook_id": lambda value: require_id("child_playbook_id", value),
+            "session_links": lambda value: _string_list("session_links", value),
+        }
+        for name, check in checks.items():
+            value = fields.get(name)
             if value is not None:
-                body[field] = _bool(field, value)
-        if devin_mode is not None:
-            body["devin_mode"] = validate_choice("devin_mode", devin_mode, DEVIN_MODES)
-        if create_as_user_id is not None:
-            body["create_as_user_id"] = require_id("create_as_user_id", create_as_user_id)
-        if platform is not None:
-            body["platform"] = require_text("platform", platform).strip()
-        if child_playbook_id is not None:
-            body["child_playbook_id"] = require_id("child_playbook_id", child_playbook_id)
-        if session_links is not None:
-            body["session_links"] = _string_list("session_links", session_links)
+                body[name] = check(value)
         # Never repeated after an ambiguous failure: v3 has no idempotency, a second POST is a second session.
         return ApiRequest.build("create session", "POST", f"{self._base}/sessions", json_body=body, replay_safe=False)
 
@@ -511,59 +469,33 @@ class V3Dialect(ApiDialect):
         items, cursor, has_next = read_cursor_page(body, "list knowledge", f"{self._base}/knowledge/notes")
         return Page(items, cursor if has_next else None), []
 
-    def _note_body(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        macro: str | None,
-        parent_folder_id: str | None,
-        pinned_repo: str | None,
-        is_enabled: bool | None,
-    ) -> dict[str, Any]:
-        self.reject_given("v1", "v3 knowledge notes have no macro on create.", macro=macro)
+    def _note_body(self, name: str, body: str, trigger_description: str, fields: KnowledgeFields) -> dict[str, Any]:
+        self.reject_given("v1", "v3 knowledge notes have no macro on create.", macro=fields.get("macro"))
         payload: dict[str, Any] = {
             "name": require_text("name", name),
             "body": require_text("body", body),
             "trigger": require_text("trigger_description", trigger_description),
         }
-        if pinned_repo is not None:
-            payload["pinned_repo"] = pinned_repo
-        if parent_folder_id is not None:
-            payload["folder_id"] = require_id("parent_folder_id", parent_folder_id)
-        if is_enabled is not None:
-            payload["is_enabled"] = _bool("is_enabled", is_enabled)
+        if fields.get("pinned_repo") is not None:
+            payload["pinned_repo"] = fields["pinned_repo"]
+        if fields.get("parent_folder_id") is not None:
+            payload["folder_id"] = require_id("parent_folder_id", fields["parent_folder_id"])
+        if fields.get("is_enabled") is not None:
+            payload["is_enabled"] = _bool("is_enabled", fields["is_enabled"])
         return payload
 
     def create_knowledge(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest:
-        payload = self._note_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo, is_enabled)
+        payload = self._note_body(name, body, trigger_description, fields)
         return ApiRequest.build(
             f"create knowledge {name!r}", "POST", f"{self._base}/knowledge/notes", json_body=payload
         )
 
     def update_knowledge(
-        self,
-        note_id: str,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> ApiRequest:
-        payload = self._note_body(name, body, trigger_description, macro, parent_folder_id, pinned_repo, is_enabled)
+        payload = self._note_body(name, body, trigger_description, fields)
         return ApiRequest.build(
             f"update knowledge {note_id}",
             "PUT",
