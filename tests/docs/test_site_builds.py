@@ -138,3 +138,43 @@ def test_reference_page_shows_every_public_class_and_method(site: Path, module_n
                 f"{anchor}.{method}" for method in _public_methods(value) if f'id="{anchor}.{method}"' not in html
             )
     assert not missing, f"not in {REFERENCE_PAGES[module_name]}: {missing}"
+
+
+# A Sphinx role as Markdown renders it: ":class:" then the backticked target as <code>.
+_RAW_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|attr|data|mod|exc|obj|const|type):(?:<code>|`)")
+# A reST literal-block marker left at the end of a paragraph or on its own.
+_RAW_LITERAL_MARKER = re.compile(r"::\s*</p>")
+
+
+def raw_sphinx_markup(site: Path) -> list[str]:
+    """Every raw role or ``::`` marker in the rendered API reference, as "page: excerpt"."""
+    found = []
+    for page in sorted((site / "reference").glob("*/index.html")):
+        html = page.read_text()
+        for pattern in (_RAW_ROLE, _RAW_LITERAL_MARKER):
+            for match in pattern.finditer(html):
+                excerpt = html[max(0, match.start() - 60) : match.end() + 40].replace("\n", " ")
+                found.append(f"{page.parent.name}: ...{excerpt}...")
+    return found
+
+
+def test_reference_renders_sphinx_roles_and_literal_blocks(site: Path) -> None:
+    # docs/_griffe_sphinx.py rewrites the docstrings' reST markup at build time; without it,
+    # ":class:`~a.b.C`" prints as ":class:C" and "a short tag::" keeps its "::".
+    found = raw_sphinx_markup(site)
+    assert not found, f"{len(found)} raw reST markup in the API reference:\n" + "\n".join(found[:30])
+
+
+def test_roles_become_links_to_the_rendered_objects(site: Path) -> None:
+    html = (site / "reference" / "hooks" / "index.html").read_text()
+    # ":meth:`create_session`" in a DevinHook method's docstring: resolved in the class's scope.
+    assert re.search(
+        r'<a class="autorefs autorefs-internal"[^>]*href="#airflow_provider_devin\.hooks\.devin\.DevinHook\.'
+        r'create_session"><code>create_session\(\)</code></a>',
+        html,
+    )
+    idempotency = (site / "reference" / "idempotency" / "index.html").read_text()
+    # "a short tag::" + indented block: a sentence ending in ":" and a code block.
+    assert re.search(
+        r"a short tag:</p>\s*<div class=\"highlight\"><pre>.*airflow-ti:&lt;first 16 hex", idempotency, re.S
+    )
