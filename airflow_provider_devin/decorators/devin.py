@@ -4,7 +4,7 @@
 
     from airflow.sdk import task
 
-    @task.devin(title="Fix {{ repo }}", deferrable=True)
+    @task.devin(title="Flaky tests ({{ ds }})", deferrable=True)
     def fix_flaky_tests(repo: str) -> str:
         return "In {{ repo }}, find the flaky tests of the last week and open a PR that fixes them."
 
@@ -19,6 +19,8 @@ events on ``outlets``.
 The prompt is built on the worker, each try: the function runs with its arguments (and any context
 keys it names, e.g. ``ti`` or ``params``), must return a non-empty string, and that string is rendered
 as a Jinja template in which the call's arguments are available by name next to the task context.
+Only the prompt sees the call's arguments: the other template fields (``title``, ``tags``, ...) are
+rendered before the function runs, with the task context alone.
 Nothing is sent to Devin before the prompt passes these checks. Literal ``{{`` in a prompt (code
 samples) needs ``{% raw %}...{% endraw %}``. A returned one-word ``.md`` / ``.txt`` file name is read
 as a template file, as with the operator's ``prompt``.
@@ -65,7 +67,10 @@ class _DevinDecoratedOperator(DecoratedOperator, DevinCreateSessionOperator):  #
     }
 
     custom_operator_name: str = "@task.devin"
-    # Airflow 3: the rendered-fields view shows the prompt the function returned, not the sentinel.
+
+    # Airflow 3: after execute(), the rendered-fields view shows the prompt the function returned. A
+    # deferred task loses it again when it resumes (Airflow re-renders the fields, with the sentinel,
+    # in the resuming process); the prompt is in the task log of the first try either way.
     overwrite_rtif_after_execution: bool = True
 
     def __init__(
@@ -102,6 +107,7 @@ class _DevinDecoratedOperator(DecoratedOperator, DevinCreateSessionOperator):  #
         context_merge(context, self._positional_arguments())
         # Only the prompt is rendered here: the other template fields were rendered before execute().
         self.prompt = self.render_template(returned, context)
+        self.log.info("Prompt for Devin, from %s():\n%s", self.python_callable.__name__, self.prompt)
         return super().execute(context)
 
     def _check_returned_prompt(self, returned: object, context: Context) -> None:

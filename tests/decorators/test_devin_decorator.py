@@ -286,3 +286,31 @@ def test_a_failure_in_a_mapped_instance_names_its_map_index(request, run_dag, de
     (message,) = failures.messages
     assert "@task.devin task 'maybe' (map index 1)" in message
     assert len(creates(devin_emulator)) == 1
+
+
+@pytest.mark.skipif(not AIRFLOW_V3, reason="Airflow 2.11 writes rendered fields before execute() only")
+def test_the_rendered_fields_view_shows_the_prompt_the_function_returned(request, run_dag, devin_emulator, capfd):
+    # Not for a deferred task: Airflow re-renders the fields (with the sentinel) when it resumes.
+    deferrable = False
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with dag_for(request) as dag:
+
+        @task.devin(deferrable=deferrable, poll_interval=0.2)
+        def tidy(repo: str) -> str:
+            return "Tidy {{ repo }} [emulator:scenario=finish]"
+
+        tidy("acme/api")
+
+    dag_run = run_dag(dag)
+
+    assert succeeded(dag_run)
+    with create_session() as session:
+        row = (
+            session.query(RenderedTaskInstanceFields)
+            .filter_by(dag_id=dag.dag_id, task_id="tidy", run_id=dag_run.run_id)
+            .one()
+        )
+    assert row.rendered_fields["prompt"] == "Tidy acme/api [emulator:scenario=finish]"
+    assert "Prompt for Devin, from tidy():\nTidy acme/api [emulator:scenario=finish]" in capfd.readouterr().out
