@@ -3,11 +3,9 @@
 - ``baseline``: ``HttpSensorTrigger`` from apache-airflow-providers-http, pointed at the fake
   endpoint's ``/404/...`` route (it fires on anything but a 404, so it keeps polling while
   downloading the same session body).
-- ``ours``: :class:`airflow_provider_devin.triggers.devin.DevinSessionTrigger`.
-- ``ours-httpx``: the same trigger with the hook's async path forced onto its httpx fallback
-  (what it uses when a proxy applies to the Devin host), i.e. the transport ``ours`` had before
-  the h11 transport shipped. (The ``ours-h11`` prototype that preceded the shipped transport is
-  gone: ``ours`` is it now.)
+- ``ours``: :class:`airflow_provider_devin.triggers.devin.DevinSessionTrigger` (its async path is
+  one shared ``aiohttp.ClientSession`` per event loop, with or without a proxy; the earlier
+  ``ours-httpx`` proxy fallback and the hand-written h11 transport are gone).
 - ``httpx-gated``, ``h11-asyncio`` and ``raw-asyncio``: references, not products. The least a
   trigger can do per poll with one shared ``httpx.AsyncClient`` (behind a semaphore), with h11 over
   asyncio streams, and with a bare keep-alive HTTP/1.1 client on asyncio streams; all parse the
@@ -32,7 +30,7 @@ API_KEY = "apk_user_benchmark_key_0123456789"
 
 TriggerFactory = Callable[[str, float], Any]
 
-IMPLEMENTATIONS = ("baseline", "ours", "ours-httpx", "httpx-gated", "h11-asyncio", "raw-asyncio")
+IMPLEMENTATIONS = ("baseline", "ours", "httpx-gated", "h11-asyncio", "raw-asyncio")
 
 
 def connection_env(https_port: int, ca_file: str) -> dict[str, str]:
@@ -83,19 +81,6 @@ def ours_trigger(session_id: str, poll_interval: float) -> Any:
         devin_conn_id=DEVIN_CONN_ID,
         poll_interval=poll_interval,
     )
-
-
-def ours_httpx_trigger(session_id: str, poll_interval: float) -> Any:
-    """``DevinSessionTrigger`` on the hook's httpx fallback (the proxy path).
-
-    Each trigger round runs in its own process, so pointing the lease's transport choice at httpx
-    here affects only this round.
-    """
-    from airflow_provider_devin.hooks import _async
-    from airflow_provider_devin.hooks._async_transport import HttpxTransport
-
-    _async.choose_transport = HttpxTransport  # type: ignore[assignment]
-    return ours_trigger(session_id, poll_interval)
 
 
 class _SharedResource:
@@ -324,8 +309,6 @@ def factory(name: str, https_port: int) -> TriggerFactory:
     if name == "httpx-gated":
         base_url = f"https://127.0.0.1:{https_port}"
         return lambda session_id, interval: _HttpxGatedTrigger(session_id, interval, base_url)
-    if name == "ours-httpx":
-        return ours_httpx_trigger
     if name == "h11-asyncio":
         return lambda session_id, interval: _H11Trigger(session_id, interval, https_port)
     if name == "raw-asyncio":
@@ -336,7 +319,7 @@ def factory(name: str, https_port: int) -> TriggerFactory:
 def available(name: str) -> str | None:
     """None if the implementation can be imported here, else why not (e.g. not merged yet)."""
     try:
-        if name in ("ours", "ours-httpx"):
+        if name == "ours":
             import airflow_provider_devin.triggers.devin as module
 
             getattr(module, "DevinSessionTrigger")  # noqa: B009

@@ -102,6 +102,7 @@ def test_numeric_extras_render_as_number_inputs_and_none_is_required():
         "initial_retry_wait": "number input",
         "max_retry_wait": "number input",
         "web_url": "text box",
+        "async_pool_size": "number input",
         "verify": "multi-type text box",  # true, false or a CA bundle path
     }
     assert conn_type["conn-fields"]["max_retries"]["schema"]["type"] == ["integer", "null"]

@@ -1,10 +1,10 @@
 """The async path used on the triggerer.
 
 A triggerer may hold hundreds of Devin waits in one event loop. Instead of one TCP+TLS connection
-per poll, every trigger of a loop that uses the same connection settings leases one shared
-transport (keep-alive connections, see ``_async_transport``); the last lease to leave closes it,
-so nothing outlives its users and no socket leaks when triggers start, finish or are cancelled at
-any time.
+per poll, every trigger of a loop that uses the same connection settings (and the same trust and
+proxy, see ``ConnectionSettings.route``) leases one shared transport: one ``aiohttp.ClientSession``
+with its keep-alive pool (``_async_transport``). The last lease to leave closes it, so nothing
+outlives its users and no socket leaks when triggers start, finish or are cancelled at any time.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Unpack, cast
 
 from airflow_provider_devin.api_types import SessionDetails, SessionResponse, SessionSummary
-from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError, choose_transport
+from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError
 from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
 from airflow_provider_devin.hooks._http import (
     ApiRequest,
@@ -38,7 +38,7 @@ class _SharedClient:
         self.users = 0
 
 
-_shared_clients: dict[tuple[int, str, str, int, str], _SharedClient] = {}
+_shared_clients: dict[tuple[Any, ...], _SharedClient] = {}
 
 
 def open_client_count() -> int:
@@ -50,11 +50,21 @@ def open_client_count() -> int:
 async def lease_client(settings: ConnectionSettings) -> AsyncIterator[AsyncTransport]:
     """Lease the event loop's shared transport for ``settings``; closed when the last lease ends."""
     loop = asyncio.get_running_loop()
-    key = (id(loop), settings.conn_id, settings.base_url, hash(settings.api_key), str(settings.verify))
+    route = settings.route()
+    key = (
+        id(loop),
+        settings.conn_id,
+        settings.base_url,
+        hash(settings.api_key),
+        settings.timeout,
+        settings.connect_timeout,
+        settings.async_pool_size,
+        route,
+    )
     shared = _shared_clients.get(key)
     if shared is None or shared.client.is_closed:
         # No await between the lookup and the insert: concurrent triggers cannot build two clients.
-        shared = _SharedClient(choose_transport(settings))
+        shared = _SharedClient(AsyncTransport(settings, route))
         _shared_clients[key] = shared
     shared.users += 1
     try:

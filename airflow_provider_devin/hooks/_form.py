@@ -100,6 +100,15 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         placeholder="https://app.devin.ai",
     ),
     ExtraField(
+        "async_pool_size",
+        "Triggerer connection pool",
+        "Connections the triggerer opens to Devin per event loop for this connection; polls beyond "
+        "it wait for a free one within their timeout (0: no limit).",
+        "integer",
+        "100",
+        0,
+    ),
+    ExtraField(
         "verify",
         "TLS verification",
         "true, false, or the path of a CA bundle file (a corporate proxy or a private CA).",

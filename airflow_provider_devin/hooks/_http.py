@@ -1,4 +1,4 @@
-"""What the sync (requests) and async (asyncio + h11) paths share: a request's description, and the one
+"""What the sync (requests) and async (aiohttp) paths share: a request's description, and the one
 place that turns a response into data or a typed :class:`~airflow_provider_devin.exceptions.DevinAPIError`.
 """
 

@@ -22,6 +22,7 @@ DEFAULT_BASE_URL = "https://api.devin.ai"
 API_VERSIONS = ("auto", "v1", "v3")
 DEFAULT_WEB_URL = "https://app.devin.ai"
 USER_AGENT = f"airflow-provider-devin/{__version__}"
+DEFAULT_ASYNC_POOL_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class ConnectionSettings:
     api_version: str = "v1"
     #: The v3 organization (``org-…``) from the ``org_id`` extra; ``None`` = ask ``GET /v3/self``.
     org_id: str | None = None
+    #: How many connections the triggerer's shared async client opens per event loop (extra
+    #: ``async_pool_size``; ``0`` = no limit). A request waiting for a free one waits within its timeout.
+    async_pool_size: int = DEFAULT_ASYNC_POOL_SIZE
 
     def headers(self, flavour: str) -> dict[str, str]:
         """Request headers for the ``sync`` or ``async`` client."""
@@ -52,11 +56,71 @@ class ConnectionSettings:
             "User-Agent": f"{USER_AGENT} ({flavour})",
         }
 
+    def route(self, url: str | None = None) -> Route:
+        """Which CAs a request to ``url`` (default: the base URL) trusts and which proxy carries it.
+
+        :param url: The request URL; the proxy choice depends on its scheme and host.
+        """
+        return route_for(self.verify, url or self.base_url)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one request travels, the same on the worker (requests) and the triggerer (aiohttp).
+
+    :param verify: ``False`` (no certificate check) or the CA bundle file or directory to trust.
+    :param proxy: The proxy URL, or ``None`` for a direct connection.
+    """
+
+    verify: str | bool
+    proxy: str | None
+
+    def requests_proxies(self) -> dict[str, str]:
+        """``proxies=`` for requests (with ``trust_env`` off, so nothing else is consulted)."""
+        return {"http": self.proxy, "https": self.proxy} if self.proxy else {}
+
     def ssl_context(self) -> ssl.SSLContext | bool:
-        """``verify`` for httpx: a context for a CA-bundle path, else the boolean."""
-        if isinstance(self.verify, str):
-            return ssl.create_default_context(cafile=self.verify)
-        return self.verify
+        """``ssl=`` for aiohttp: ``False`` when verification is off, else a context trusting :attr:`verify`."""
+        if self.verify is False:
+            return False
+        path = str(self.verify)
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+
+
+#: Where the CA bundle comes from when the connection's ``verify`` is true, first match wins:
+#: requests' two variables, then OpenSSL's (which requests alone would ignore).
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def default_ca_bundle() -> str:
+    """The CA bundle a ``verify=true`` connection trusts: the first of :data:`CA_BUNDLE_VARIABLES`
+    that is set, else certifi's bundle (what requests trusts by default)."""
+    for name in CA_BUNDLE_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value
+    import certifi
+
+    return str(certifi.where())
+
+
+def route_for(verify: bool | str, url: str) -> Route:
+    """The one place both transports learn which CAs to trust and which proxy to use for ``url``.
+
+    TLS: the connection's ``verify`` (``false``, or a CA bundle path) wins; ``true`` means
+    :func:`default_ca_bundle`. Proxies: ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and
+    ``NO_PROXY`` (either case), read the way requests reads them (``requests.utils``).
+
+    :param verify: The connection's ``verify`` setting.
+    :param url: The request URL.
+    """
+    from requests.utils import get_environ_proxies, select_proxy
+
+    ca: str | bool = default_ca_bundle() if verify is True else verify
+    proxy = select_proxy(url, get_environ_proxies(url))
+    return Route(verify=ca, proxy=proxy or None)
 
 
 def is_loopback(hostname: str | None) -> bool:
@@ -186,6 +250,7 @@ def settings_from_connection(
         verify=_verify(_form_extra(extras, "verify"), conn_id),
         api_version=api_version,
         org_id=_org_id(_form_extra(extras, "org_id"), conn_id),
+        async_pool_size=_count(extras, "async_pool_size", DEFAULT_ASYNC_POOL_SIZE, conn_id),
     )
 
 

@@ -24,18 +24,28 @@ def send_with_requests(
     files: Mapping[str, Any] | None,
     logger: Any,
 ) -> Any:
-    """Send ``request`` once and return the decoded body (or raise the mapped error)."""
+    """Send ``request`` once and return the decoded body (or raise the mapped error).
+
+    The CA bundle and the proxy come from :meth:`ConnectionSettings.route` (what the triggerer's
+    aiohttp path uses too); requests' own reading of the environment is switched off
+    (``trust_env``), so the two paths cannot disagree (and a ``.netrc`` never replaces the key).
+    """
     import requests
 
+    url = settings.base_url + request.path
+    route = settings.route(url)
+    session.trust_env = False
     started = time.monotonic()
     try:
         response = session.request(
             request.method,
-            settings.base_url + request.path,
+            url,
             params=list(request.params) or None,
             json=None if request.json_body is NO_BODY else request.json_body,
             files=files,
             timeout=(settings.connect_timeout, settings.timeout),
+            verify=route.verify,
+            proxies=route.requests_proxies(),
         )
     except requests.exceptions.ConnectTimeout:
         raise connection_error(request, "connect timeout", request_sent=False) from None

@@ -4,7 +4,7 @@ The connection picks the version (extra ``api_version``: ``auto`` → ``cog_`` k
 ``apk_`` keys v1). Every public method is the same on both; what differs (paths, pagination,
 bodies, response shapes) lives in the version's dialect (``_v1``, ``_v3``). Synchronous calls use
 one ``requests.Session`` per hook (keep-alive, built lazily); the triggerer uses
-:meth:`DevinHook.async_api` (keep-alive HTTP/1.1 on asyncio streams; httpx behind a proxy). Both
+:meth:`DevinHook.async_api` (one shared ``aiohttp.ClientSession`` per event loop). Both
 paths share request building and validation (the dialects), the retry policy (``_retry``), the
 error mapping (``_http``) and the snapshot assembly (``_dialect.SnapshotReader``).
 """
@@ -52,9 +52,13 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
     local emulator); extras ``api_version`` (``auto``, ``v1``, ``v3``), ``org_id`` (v3, ``org-…``;
     read from ``GET /v3/self`` when empty), ``timeout``, ``connect_timeout`` (seconds),
     ``max_retries``, ``initial_retry_wait`` and ``max_retry_wait`` (seconds), ``web_url`` (where
-    session pages live) and ``verify`` (``false`` or a CA bundle path). A connection that cannot
-    work as configured raises :class:`~airflow_provider_devin.exceptions.DevinConfigError` on
-    first use, before any request.
+    session pages live), ``verify`` (``false`` or a CA bundle path; ``true`` trusts
+    ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``, first set
+    wins, else certifi) and ``async_pool_size`` (connections the triggerer opens per event loop,
+    default 100, ``0`` = no limit; a poll beyond it waits within its timeout). Both the worker and
+    the triggerer take CAs and ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` from one rule
+    (``ConnectionSettings.route``). A connection that cannot work as configured raises
+    :class:`~airflow_provider_devin.exceptions.DevinConfigError` on first use, before any request.
 
     Every call validates its input before sending (a ``ValueError`` naming the field; an
     :class:`~airflow_provider_devin.hooks._dialect.UnsupportedInVersion` for an operation or

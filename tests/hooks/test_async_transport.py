@@ -1,4 +1,4 @@
-"""The triggerer's keep-alive h11 transport: reuse, stale connections, faults, cancellation, TLS."""
+"""The triggerer's aiohttp transport: reuse, pool queueing, stale connections, faults, cancellation, TLS."""
 
 from __future__ import annotations
 
@@ -17,12 +17,7 @@ import pytest
 from airflow_provider_devin.exceptions import DevinConnectionError
 from airflow_provider_devin.hooks import _async
 from airflow_provider_devin.hooks._async import AsyncDevinAPI, lease_client
-from airflow_provider_devin.hooks._async_transport import (
-    H11Transport,
-    HttpxTransport,
-    choose_transport,
-    proxy_for,
-)
+from airflow_provider_devin.hooks._async_transport import AsyncTransport
 from airflow_provider_devin.hooks._http import ApiRequest
 from airflow_provider_devin.hooks._retry import RetrySettings
 from airflow_provider_devin.hooks._settings import ConnectionSettings
@@ -50,7 +45,9 @@ async def fds_settle_to(limit: int) -> int:
     return open_fds()
 
 
-def settings_for(base_url: str, *, timeout: float = 5.0, verify: bool | str = True) -> ConnectionSettings:
+def settings_for(
+    base_url: str, *, timeout: float = 5.0, verify: bool | str = True, pool_size: int = 100
+) -> ConnectionSettings:
     return ConnectionSettings(
         conn_id="devin_transport_test",
         base_url=base_url,
@@ -59,6 +56,7 @@ def settings_for(base_url: str, *, timeout: float = 5.0, verify: bool | str = Tr
         connect_timeout=2.0,
         retry=RetrySettings(max_retries=0),
         verify=verify,
+        async_pool_size=pool_size,
     )
 
 
@@ -87,10 +85,15 @@ def client_ports(devin_emulator, path: str) -> set[str]:
     return {entry["client"] for entry in devin_emulator.control.journal(method="GET", path=path)}
 
 
-def transport_of(api: AsyncDevinAPI) -> H11Transport:
+def transport_of(api: AsyncDevinAPI) -> AsyncTransport:
     transport = api._client
-    assert isinstance(transport, H11Transport)
+    assert isinstance(transport, AsyncTransport)
     return transport
+
+
+def idle_connections(transport: AsyncTransport) -> int:
+    """Kept-alive connections waiting in the pool (aiohttp's ``_conns``: per key, a list of them)."""
+    return sum(len(entries) for entries in transport.connector._conns.values())  # type: ignore[attr-defined]
 
 
 # --- against the emulator ---------------------------------------------------------------------
@@ -102,9 +105,10 @@ async def test_many_polls_reuse_a_few_kept_alive_connections(devin_emulator):
     async with DevinHook().async_api() as api:
         for _ in range(20):
             await api.get_session(session_id)
+        sequential_ports = client_ports(devin_emulator, path)
         await asyncio.gather(*(api.get_session(session_id) for _ in range(40)))
-        opened = transport_of(api).connections_opened
-    assert len(client_ports(devin_emulator, path)) == opened <= 8
+    assert len(sequential_ports) == 1, "sequential polls reuse one kept-alive connection"
+    assert len(client_ports(devin_emulator, path)) <= 41
 
 
 async def test_repeated_query_parameters_are_sent_in_order(devin_emulator):
@@ -122,8 +126,8 @@ async def test_a_dropped_get_on_a_reused_connection_is_repeated_once_on_a_new_on
         await api.get_session(session_id)  # leaves one idle connection
         devin_emulator.control.inject_fault("GET", path, drop_connection=True)
         details = await api.get_session(session_id)
-        assert transport_of(api).connections_opened == 2
     assert details["session_id"] == session_id
+    assert len(client_ports(devin_emulator, path)) == 2
     assert clock.waits == [], "repeated by the transport at once, not by the backoff policy"
     assert [entry["status"] for entry in devin_emulator.control.journal(method="GET", path=path)] == [
         200,
@@ -153,9 +157,9 @@ async def test_a_read_timeout_means_the_request_may_have_been_sent(devin_emulato
     session_id = create_session()
     devin_emulator.control.inject_fault("GET", f"/v1/sessions/{session_id}", delay=1.5)
     async with DevinHook(timeout=0.3, max_retries=0).async_api() as api:
-        with pytest.raises(DevinConnectionError, match="ReadTimeout") as caught:
+        with pytest.raises(DevinConnectionError, match="read timeout") as caught:
             await api.get_session(session_id)
-        assert transport_of(api)._idle == [], "a timed-out connection is never reused"
+        assert idle_connections(transport_of(api)) == 0, "a timed-out connection is never reused"
     assert caught.value.request_sent is True
 
 
@@ -182,9 +186,8 @@ async def test_cancelling_a_wait_mid_request_closes_its_connection(devin_emulato
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        assert transport._idle == [], "a half-used connection never goes back to the idle stack"
+        assert idle_connections(transport) == 0, "a half-used connection never goes back to the pool"
         assert (await api.get_session(session_id))["session_id"] == session_id
-        assert transport.connections_opened == 2
     assert _async.open_client_count() == 0
     assert await fds_settle_to(fds_before) <= fds_before
 
@@ -293,7 +296,6 @@ async def test_connection_close_from_the_server_is_respected():
     async with api_on_tiny_server(closing_answer, close_after_each=True) as (api, served):
         for _ in range(3):
             await api.get_session("devin-1")
-        assert transport_of(api).connections_opened == 3
     assert served == [1, 1, 1]
 
 
@@ -303,10 +305,8 @@ async def test_an_idle_connection_the_server_closed_is_not_reused():
     async with api_on_tiny_server(content_length_answer, close_after_each=True) as (api, served):
         await api.get_session("devin-1")
         await asyncio.sleep(0.1)
-        assert transport_of(api)._idle[0].reader.at_eof(), "the loop has seen the server's FIN"
-        await api.get_session("devin-1")
-        assert transport_of(api).connections_opened == 2
-    assert served == [1, 1]
+        assert (await api.get_session("devin-1"))["session_id"] == "devin-1", "no failed attempt surfaces"
+    assert served[-1] == 1 and sum(served) == 2, "each answer came on its own connection, none was lost"
 
 
 async def test_retry_after_is_read_whatever_the_header_case():
@@ -380,42 +380,76 @@ async def test_verify_false_accepts_any_certificate(tls_files):
         assert (await api.get_session("devin-1"))["session_id"] == "devin-1"
 
 
-# --- the transport choice ---------------------------------------------------------------------
+# --- the pool ----------------------------------------------------------------------------------
 
 
-def test_no_proxy_in_the_environment_means_the_h11_transport():
-    assert proxy_for("https://api.devin.ai") is None
+async def test_requests_beyond_the_pool_size_wait_for_a_connection_instead_of_failing():
+    # 40 polls against a server answering in 0.3 s through a pool of 2 connections: they queue
+    # (within their own 5 s timeout) and all succeed; the pool never holds more than 2 sockets.
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(0.05)
+                writer.write(content_length_answer(0))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
-
-def test_an_https_proxy_applies_to_the_devin_host(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    assert proxy_for("https://api.devin.ai") == "http://proxy.internal:3128"
-    assert proxy_for("http://127.0.0.1:8080") is None, "an https proxy does not carry plain http"
-
-
-def test_no_proxy_exempts_a_host(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("NO_PROXY", ".devin.ai,localhost")
-    assert proxy_for("https://api.devin.ai") is None
-    assert proxy_for("https://devin.example.com") == "http://proxy.internal:3128"
-
-
-async def test_a_proxied_host_gets_the_httpx_transport(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    proxied = choose_transport(settings_for("https://api.devin.ai"))
-    direct = choose_transport(settings_for("http://127.0.0.1:9"))
+    connections: list[int] = []
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     try:
-        assert isinstance(proxied, HttpxTransport)
-        assert isinstance(direct, H11Transport)
+        async with api_for(settings_for(f"http://127.0.0.1:{port}", pool_size=2)) as api:
+            answers = await asyncio.gather(*(api.get_session("devin-1") for _ in range(40)))
     finally:
-        await proxied.aclose()
-        await direct.aclose()
+        server.close()
+        await server.wait_closed()
+    assert [answer["session_id"] for answer in answers] == ["devin-1"] * 40
+    assert len(connections) == 2
 
 
-async def test_the_httpx_fallback_speaks_the_same_interface(devin_emulator, monkeypatch):
-    session_id = create_session()
-    monkeypatch.setattr(_async, "choose_transport", HttpxTransport)
-    async with DevinHook().async_api() as api:
-        assert isinstance(api._client, HttpxTransport)
-        assert (await api.get_session(session_id))["session_id"] == session_id
-    assert _async.open_client_count() == 0
+async def test_a_request_that_cannot_get_a_connection_within_its_timeout_was_never_sent():
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3)
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with api_for(settings_for(f"http://127.0.0.1:{port}", pool_size=1, timeout=0.5)) as api:
+            results = await asyncio.gather(
+                api.get_session("devin-1"), api.get_session("devin-2"), return_exceptions=True
+            )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert all(isinstance(result, DevinConnectionError) for result in results)
+    assert sorted(result.request_sent for result in results) == [False, True]  # type: ignore[union-attr]
+
+
+def test_the_pool_size_is_a_connection_extra(monkeypatch):
+    from airflow.models import Connection
+
+    from airflow_provider_devin.exceptions import DevinConfigError
+    from airflow_provider_devin.hooks._settings import settings_from_connection
+
+    def conn(extra: dict) -> Connection:
+        return Connection(conn_id="d", conn_type="devin", password="apk_user_k", extra=json.dumps(extra))
+
+    assert settings_from_connection(conn({}), "d").async_pool_size == 100
+    assert settings_from_connection(conn({"async_pool_size": "0"}), "d").async_pool_size == 0
+    assert settings_from_connection(conn({"async_pool_size": 7}), "d").async_pool_size == 7
+    with pytest.raises(DevinConfigError, match="async_pool_size"):
+        settings_from_connection(conn({"async_pool_size": "2.5"}), "d")
+
+
+async def test_pool_size_zero_means_no_limit():
+    transport = AsyncTransport(settings_for("http://127.0.0.1:9", pool_size=0))
+    try:
+        assert transport.connector.limit == 0
+    finally:
+        await transport.aclose()
