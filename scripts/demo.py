@@ -4,7 +4,9 @@ Starts the Devin API emulator (unless a Devin key is configured, in which case t
 used), starts Airflow's api-server, scheduler, dag-processor and triggerer on loopback ports with
 AIRFLOW_HOME in ``.airflow/demo``, triggers ``devin_nightly_maintenance``, prints task states, the
 session URL and Devin's messages as they arrive, then the outcome, and stops every process it
-started -- also on Ctrl-C or failure.
+started -- also on Ctrl-C or failure. ``--keep`` leaves Airflow and the emulator running after the
+run, printing the task instance's page in the Airflow UI (Details -> Extra Links -> **Devin Session**) and
+the session URL, until Ctrl-C; then it stops everything the same way.
 
 API version: the emulator runs Devin's v3 API by default (a ``cog_`` key bound to the organization
 ``org-emulator``, which is what a new Devin customer has); ``--api v1`` uses the legacy v1 API (an
@@ -25,6 +27,7 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -191,6 +194,27 @@ def print_outcome(airflow: LocalAirflow, run_id: str, state: str, progress: Prog
     print(f"    Airflow UI (while running): {airflow.api_url}/dags/{DAG_ID}/runs/{run_id}")
 
 
+def task_instance_url(airflow: LocalAirflow, run_id: str) -> str:
+    """The task instance's Details tab in the Airflow 3 UI (its Extra Links hold the Devin Session button)."""
+    return f"{airflow.api_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{TASK_ID}/details"
+
+
+def keep_running(airflow: LocalAirflow, run_id: str, progress: Progress, emulator: EmulatorProcess | None) -> None:
+    """``--keep``: leave everything up for a person to look at, until Ctrl-C (or a component dies)."""
+    print("\n==> --keep: Airflow and the emulator stay up; Ctrl-C stops everything", flush=True)
+    print(f"    task instance: {task_instance_url(airflow, run_id)}")
+    print("      (its Details tab: Extra Links -> Devin Session opens the session page)")
+    print(f"    Devin session: {progress.session_url or '-'}")
+    if emulator is not None:
+        print(f"    emulator:      {emulator.base_url} (its session pages are what the button opens)")
+    print("    (no login: the demo's Airflow runs with authentication off, on loopback only)", flush=True)
+    while True:
+        time.sleep(2)
+        airflow.check_alive()  # a component that died is reported, and everything is stopped
+        if emulator is not None and emulator.process is not None and emulator.process.poll() is not None:
+            raise DeploymentError(f"the emulator exited with code {emulator.process.returncode}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow" / "demo"), help="AIRFLOW_HOME (wiped first)")
@@ -209,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Devin API version: the emulator uses v3 unless told v1; a real key picks its own (cog_ -> v3, "
         "apk_ -> v1) unless this says otherwise",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the run, leave Airflow and the emulator running and print the task instance's UI URL "
+        "(with its Devin Session button) until Ctrl-C",
+    )
     args = parser.parse_args(argv)
 
     real = bool(os.environ.get("DEVIN_API_KEY") or os.environ.get("AIRFLOW_CONN_DEVIN_DEFAULT"))
@@ -221,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     airflow: LocalAirflow | None = None
     progress: Progress | None = None
     exit_code = 1
+    kept = False  # True once --keep holds everything up after the run
     with signals_raise_keyboard_interrupt():
         try:
             if real:
@@ -285,10 +316,14 @@ def main(argv: list[str] | None = None) -> int:
             exit_code = 0 if state == "success" else 1
             if exit_code:
                 print(f"    task logs: {airflow.logs_dir}/dag_id={DAG_ID}/run_id={run_id}/")
+            if args.keep:
+                kept = True
+                keep_running(airflow, run_id, progress, emulator)
         except KeyboardInterrupt:
             print("\n==> interrupted: stopping everything", flush=True)
-            exit_code = 130
-            if real and progress is not None and progress.session_id:
+            if not kept:  # Ctrl-C ending --keep is the normal end: the run's outcome decides the exit code
+                exit_code = 130
+            if real and not kept and progress is not None and progress.session_id:
                 stop_real_session(progress)
         except ConnectionProblem as err:
             print(
