@@ -414,7 +414,7 @@ async def test_requests_beyond_the_pool_size_wait_for_a_connection_instead_of_fa
 
 async def test_a_request_that_cannot_get_a_connection_within_its_timeout_was_never_sent():
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(3)
+        await reader.read()  # until the client gives up and closes its side
         writer.close()
 
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
