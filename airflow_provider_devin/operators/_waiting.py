@@ -409,11 +409,14 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self.log.info("The wait ended with Devin status %s.", summary.get("status_enum"))
         result = self._finish(summary)
         self._on_success(context, session_id)
+        self._record_outlets(context, result)
+        return result
+
+    def _record_outlets(self, context: Context, result: Mapping[str, Any]) -> None:
         if self.outlets:  # downstream DAGs scheduled on these assets see the session and its PRs
             from airflow_provider_devin.assets import record_asset_events
 
             record_asset_events(context, self.outlets, result)
-        return result
 
     def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
         return result

@@ -403,7 +403,9 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         snapshot = dataclasses.replace(snapshot, new_messages=after)
         if not self.wait_for_completion:
             last = next((m.text for m in reversed(history) if m.from_devin), None)
-            return session_summary(snapshot.view, url=url, last_devin_message=last)
+            result = session_summary(snapshot.view, url=url, last_devin_message=last)
+            self._record_outlets(context, result)
+            return result
         replied = any(m.from_devin for m in after)
         return self._wait(context, snapshot=snapshot, url=url, is_new_session=None, reply_pending=not replied)
 

@@ -236,3 +236,21 @@ def test_keys_already_in_the_extra_are_kept_and_ours_win():
 
 def test_no_outlet_events_accessor_means_nothing_to_do():
     assert record_asset_events({}, [Asset("devin://unit/none")], {"session_id": "devin-1"}) == 0  # type: ignore[arg-type]
+
+
+def test_a_message_sent_without_waiting_still_records_its_asset_event(request, airflow_db, devin_emulator):
+    from airflow_provider_devin.hooks.devin import DevinHook
+
+    session_id = DevinHook().create_session("Start [emulator:scenario=finish]")["session_id"]
+    dag_id = dag_id_for(request)
+    asked = Asset(f"devin://followups/{dag_id}")
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as dag:
+        DevinSendMessageOperator(
+            task_id="follow_up", session_id=session_id, message="And the docs, please.", outlets=[asked]
+        )
+
+    dag_run = run(dag)
+
+    assert str(dag_run.state).endswith("success")
+    (event,) = asset_events(dag_id)
+    assert event["extra"]["session_id"] == session_id
