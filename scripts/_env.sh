@@ -59,3 +59,33 @@ ensure_airflow2_env() {
     touch "$stamp"
   fi
 }
+
+# The Airflow 3.1 and 3.2 compatibility lanes: one venv each under .venv/lanes/ (inside the ignored
+# .venv, so git, ruff and a fresh clone never see them), built like the 2.11 lane from the lane's
+# constraints/requirements-<lane>.in and pin file. 3.1 installs the provider without its [emulator]
+# extra, which Airflow 3.1's FastAPI pin excludes (see that .in file).
+# ensure_lane_env <lane> sets LANE_PYTHON to the lane's interpreter; <lane> is airflow31 or airflow32.
+declare -A LANE_AIRFLOW_VERSION=([airflow31]=3.1.8 [airflow32]=3.2.2)
+declare -A LANE_PROVIDER_EXTRA=([airflow31]="" [airflow32]="[emulator]")
+
+ensure_lane_env() {
+  local lane="$1"
+  local airflow_version="${LANE_AIRFLOW_VERSION[$lane]:?unknown lane $lane (known: ${!LANE_AIRFLOW_VERSION[*]})}"
+  local venv="$VENV/lanes/$lane"
+  local requirements="$REPO_ROOT/constraints/requirements-$lane.in"
+  local constraints="$REPO_ROOT/constraints/airflow-$airflow_version-py3.11.txt"
+  ensure_uv
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "==> creating $venv"
+    "$(pick_python)" -m venv "$venv"
+  fi
+  local stamp="$venv/.installed-$(cat "$REPO_ROOT/pyproject.toml" "$requirements" "$constraints" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing airflow-provider-devin with Airflow $airflow_version (pinned by $constraints)"
+    "$UV" pip install --quiet --python "$venv/bin/python" -c "$constraints" -r "$requirements" \
+      -e "$REPO_ROOT${LANE_PROVIDER_EXTRA[$lane]}" || return 1
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+  fi
+  LANE_PYTHON="$venv/bin/python"
+}

@@ -1,11 +1,15 @@
 """A real local Airflow 3 deployment for the demo and the end-to-end tests.
 
-Four components, each its own process group: ``api-server``, ``scheduler``, ``dag-processor`` and
-``triggerer`` (not ``airflow standalone``, which does not stop its children on SIGTERM). SQLite and
-the LocalExecutor, everything in one ``AIRFLOW_HOME`` that the caller owns, the API on a free
-loopback port, and no log-serving sockets (the components share the filesystem, so the
-api-server reads task and trigger logs from disk; serve-logs would otherwise bind 8793/8794 on
-every interface).
+Four components by default, each its own process group: ``api-server``, ``scheduler``,
+``dag-processor`` and ``triggerer`` (not ``airflow standalone``, which does not stop its children on
+SIGTERM). SQLite and the LocalExecutor, everything in one ``AIRFLOW_HOME`` that the caller owns,
+the API on a free loopback port, and no log-serving sockets (the components share the filesystem,
+so the api-server reads task and trigger logs from disk; serve-logs would otherwise bind 8793/8794
+on every interface).
+
+A :class:`Topology` changes the shape: ``Topology.celery(...)`` runs the CeleryExecutor against a
+PostgreSQL metadata DB and a Redis broker that the caller started, with several Celery workers
+(``celery-worker-1``, ...) and several triggerers (``triggerer``, ``triggerer-2``, ...).
 
 Usage::
 
@@ -48,7 +52,92 @@ _COMPONENT_ARGS: dict[str, list[str]] = {
     "scheduler": ["--skip-serve-logs"],
     "dag-processor": [],
     "triggerer": ["--skip-serve-logs"],
+    "celery-worker": ["--skip-serve-logs", "--without-mingle", "--without-gossip"],
 }
+
+
+def _kind(name: str) -> str:
+    """``triggerer-2`` -> ``triggerer``, ``celery-worker-1`` -> ``celery-worker``."""
+    head, _, tail = name.rpartition("-")
+    return head if tail.isdigit() else name
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The deployment's shape: executor, databases, and how many triggerers and Celery workers.
+
+    The default is the four-process LocalExecutor deployment on SQLite. Use :meth:`celery` for
+    the production-like one.
+
+    :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
+    :param database_url: SQLAlchemy URL of the metadata DB; None for SQLite in AIRFLOW_HOME.
+    :param broker_url: Celery broker (``redis://127.0.0.1:<port>/0``); CeleryExecutor only.
+    :param result_backend: Celery result backend (``db+postgresql://...``); CeleryExecutor only.
+    :param triggerers: how many triggerer processes (named ``triggerer``, ``triggerer-2``, ...).
+    :param celery_workers: how many ``airflow celery worker`` processes (``celery-worker-1``, ...).
+    :param worker_concurrency: task slots per Celery worker.
+    """
+
+    executor: str = "LocalExecutor"
+    database_url: str | None = None
+    broker_url: str | None = None
+    result_backend: str | None = None
+    triggerers: int = 1
+    celery_workers: int = 0
+    worker_concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if self.executor not in ("LocalExecutor", "CeleryExecutor"):
+            raise ValueError(f"Topology.executor must be LocalExecutor or CeleryExecutor, got {self.executor!r}")
+        celery = self.executor == "CeleryExecutor"
+        if celery and not (self.broker_url and self.result_backend and self.celery_workers >= 1):
+            raise ValueError("a CeleryExecutor topology needs broker_url, result_backend and celery_workers >= 1")
+        if not celery and self.celery_workers:
+            raise ValueError(f"celery_workers={self.celery_workers} needs executor='CeleryExecutor'")
+        if self.triggerers < 1:
+            raise ValueError(f"Topology.triggerers must be at least 1, got {self.triggerers}")
+
+    @classmethod
+    def celery(
+        cls, database_url: str, broker_url: str, *, triggerers: int = 2, celery_workers: int = 2, **kwargs: Any
+    ) -> Topology:
+        """CeleryExecutor on ``database_url`` (PostgreSQL) with ``broker_url`` (Redis).
+
+        The Celery result backend is the same database, through the same driver (``db+<url>``).
+        """
+        backend = "db+" + database_url
+        return cls(
+            executor="CeleryExecutor",
+            database_url=database_url,
+            broker_url=broker_url,
+            result_backend=backend,
+            triggerers=triggerers,
+            celery_workers=celery_workers,
+            **kwargs,
+        )
+
+    def component_names(self) -> list[str]:
+        """Start order: api-server, scheduler, dag-processor, the triggerers, the Celery workers."""
+        names = ["api-server", "scheduler", "dag-processor"]
+        names += ["triggerer" if i == 1 else f"triggerer-{i}" for i in range(1, self.triggerers + 1)]
+        names += [f"celery-worker-{i}" for i in range(1, self.celery_workers + 1)]
+        return names
+
+    def environment(self) -> dict[str, str]:
+        """The ``AIRFLOW__*`` settings this topology adds."""
+        env = {"AIRFLOW__CORE__EXECUTOR": self.executor}
+        if self.database_url:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
+        if self.executor == "CeleryExecutor":
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": str(self.broker_url),
+                    "AIRFLOW__CELERY__RESULT_BACKEND": str(self.result_backend),
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                }
+            )
+        return env
+
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
@@ -89,6 +178,8 @@ class Component:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: The component's row in the ``job`` table (triggerers: filled in by ``start()``).
+    job_id: int | None = None
 
     @property
     def pid(self) -> int:
@@ -118,7 +209,7 @@ class StopReport:
 
 
 class LocalAirflow:
-    """Start, drive and stop a four-process Airflow 3 deployment.
+    """Start, drive and stop a local Airflow 3 deployment (four processes unless ``topology`` says more).
 
     :param home: the AIRFLOW_HOME; created if missing, wiped first when ``fresh``.
     :param dags_folder: folder the dag-processor parses.
@@ -128,6 +219,8 @@ class LocalAirflow:
     :param unpause: when given, DAGs are created paused and only these are unpaused (by
         ``wait_for_dag``), so no other example DAG can start a run -- or a real Devin session --
         while the deployment is up. ``None`` creates every DAG unpaused.
+    :param topology: executor, databases and component counts; the SQLite + LocalExecutor
+        four-process deployment when None.
     """
 
     def __init__(
@@ -139,6 +232,7 @@ class LocalAirflow:
         parallelism: int = 4,
         fresh: bool = True,
         unpause: Sequence[str] | None = None,
+        topology: Topology | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
@@ -146,8 +240,12 @@ class LocalAirflow:
         self.parallelism = parallelism
         self.fresh = fresh
         self.unpause = None if unpause is None else set(unpause)
+        self.topology = topology or Topology()
+        #: Components stopped on purpose by ``kill()``: not "dead" for ``check_alive()``.
+        self.killed: list[Component] = []
         self.port = 0
         self.components: dict[str, Component] = {}
+        self._env: dict[str, str] = {}
         self._client: httpx.Client | None = None
         self._stopped = True
         # Every process of this deployment inherits this marker, so stop() finds task processes
@@ -178,7 +276,6 @@ class LocalAirflow:
             {
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.unpause is not None),
@@ -201,11 +298,16 @@ class LocalAirflow:
                 DEPLOYMENT_ENV: self.deployment_id,
             }
         )
+        env.update(self.topology.environment())
         env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 180.0) -> LocalAirflow:
-        """Migrate the DB, start the four components and wait until the API reports them healthy."""
+        """Migrate the DB, start the components and wait until the API reports them healthy.
+
+        Triggerers start one after the other, each once the previous one has its ``job`` row, so
+        that :attr:`Component.job_id` tells which process a trigger's ``triggerer_id`` names.
+        """
         if self.fresh and self.home.exists():
             shutil.rmtree(self.home)
         (self.home / "components").mkdir(parents=True, exist_ok=True)
@@ -229,24 +331,107 @@ class LocalAirflow:
             tail = "\n".join(migrate_log.read_text(errors="replace").splitlines()[-30:])
             raise DeploymentError(f"`airflow db migrate` failed (exit {result.returncode}):\n{tail}")
 
-        for name in COMPONENTS:
-            log_path = self.home / "components" / f"{name}.log"
-            with log_path.open("wb") as out:
-                process = subprocess.Popen(
-                    _airflow_argv(name, *_COMPONENT_ARGS[name]),
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=self.home,
-                    # Own process group: a terminal Ctrl-C reaches only the driver, which then
-                    # stops each group in order; stop() can signal the whole group at once.
-                    start_new_session=True,
-                )
-            self.components[name] = Component(name, process, log_path)
+        self._env = env
         self._client = httpx.Client(base_url=self.api_url, timeout=30.0)
-        self.wait_healthy(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        for name in self.topology.component_names():
+            self.start_component(name, timeout=max(deadline - time.monotonic(), 1.0))
+        self.wait_healthy(timeout=max(deadline - time.monotonic(), 1.0))
         return self
+
+    def _argv(self, name: str) -> list[str]:
+        kind = _kind(name)
+        pid_file = ["--pid", str(self.home / "components" / f"{name}.pid")]
+        if kind == "celery-worker":
+            # Distinct Celery node names and pid files, or the second worker refuses to start.
+            return _airflow_argv(
+                "celery",
+                "worker",
+                *_COMPONENT_ARGS[kind],
+                *pid_file,
+                "--celery-hostname",
+                f"{name}@{socket.gethostname()}",
+            )
+        extra = pid_file if kind == "triggerer" else []
+        return _airflow_argv(kind, *_COMPONENT_ARGS[kind], *extra)
+
+    def start_component(self, name: str, timeout: float = 120.0) -> Component:
+        """Start one component (again, after ``kill()``) in its own process group.
+
+        A triggerer is returned once its ``job`` row exists (its id is in ``job_id``).
+
+        :param name: a name from ``topology.component_names()``, e.g. ``triggerer-2``.
+        """
+        if name not in self.topology.component_names():
+            raise DeploymentError(f"no component {name!r} in this topology: {self.topology.component_names()}")
+        if not self._env:
+            raise DeploymentError("start() the deployment before starting single components")
+        if name in self.components:
+            raise DeploymentError(f"component {name!r} is already running (pid {self.components[name].pid})")
+        known_jobs = set(self._triggerer_job_ids()) if _kind(name) == "triggerer" else set()
+        log_path = self.home / "components" / f"{name}.log"
+        with log_path.open("ab") as out:
+            process = subprocess.Popen(
+                self._argv(name),
+                env=self._env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.home,
+                # Own process group: a terminal Ctrl-C reaches only the driver, which then
+                # stops each group in order; stop() can signal the whole group at once.
+                start_new_session=True,
+            )
+        component = self.components[name] = Component(name, process, log_path)
+        if _kind(name) == "triggerer" and self.topology.triggerers > 1:
+            deadline = time.monotonic() + timeout
+            while component.job_id is None:
+                self.check_alive()
+                new = set(self._triggerer_job_ids()) - known_jobs
+                if new:
+                    component.job_id = max(new)
+                elif time.monotonic() > deadline:
+                    raise DeploymentError(f"{name} registered no TriggererJob within {timeout:.0f}s")
+                else:
+                    time.sleep(0.3)
+        return component
+
+    def _triggerer_job_ids(self) -> list[int]:
+        """Ids of every TriggererJob row (empty while the API is not up yet)."""
+        try:
+            answer = self.api("GET", "/api/v2/jobs", params={"job_type": "TriggererJob", "limit": 1000})
+        except (httpx.HTTPError, DeploymentError):
+            return []
+        return [int(job["id"]) for job in answer.get("jobs", [])]
+
+    def component_of_job(self, job_id: int) -> Component:
+        """The running component whose ``job`` row is ``job_id`` (a trigger's ``triggerer_id``)."""
+        for component in self.components.values():
+            if component.job_id == job_id:
+                return component
+        raise DeploymentError(f"no running component owns job {job_id}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> Component:
+        """Send ``sig`` to every process of one component (its group and descendants) and wait.
+
+        The component moves to :attr:`killed`, so ``check_alive()`` does not count it as a crash
+        and ``stop()`` still sweeps anything it left behind.
+        """
+        component = self.components.pop(name)
+        procs: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(component.pid)
+            procs = [root, *root.children(recursive=True)]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(component.pid, sig)
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+        psutil.wait_procs(procs, timeout=10)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            component.process.wait(timeout=5)
+        self.killed.append(component)
+        return component
 
     def __enter__(self) -> LocalAirflow:
         return self.start()
@@ -287,7 +472,7 @@ class LocalAirflow:
     def _tracked_processes(self) -> list[psutil.Process]:
         """Every live process the deployment owns: components, their descendants, and stragglers."""
         found: dict[int, psutil.Process] = {}
-        for component in self.components.values():
+        for component in [*self.components.values(), *self.killed]:
             with contextlib.suppress(psutil.Error):
                 root = psutil.Process(component.pid)
                 found[root.pid] = root
@@ -329,6 +514,7 @@ class LocalAirflow:
             self._client.close()
             self._client = None
         procs = self._tracked_processes()
+        everything = [*self.components.values(), *self.killed]
         for attempt in range(2):
             for component in reversed(list(self.components.values())):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -341,7 +527,7 @@ class LocalAirflow:
             with contextlib.suppress(psutil.Error):
                 report.killed.append(f"{proc.pid} {' '.join(proc.cmdline()[:4]).strip()}")
                 proc.kill()
-        for component in self.components.values():
+        for component in everything:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(component.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -399,8 +585,18 @@ class LocalAirflow:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        return list(answer.get("task_instances", []))
+        """Every task instance of the run (all pages: the API returns 50 per page by default)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.api(
+                "GET",
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100, "offset": len(found)},
+            )
+            page = list(answer.get("task_instances", []))
+            found += page
+            if not page or len(found) >= int(answer.get("total_entries", len(found))):
+                return found
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """The XCom value, or None when it does not exist (yet)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.local_airflow import DEPLOYMENT_ENV, LocalAirflow, free_port, port_is_listening
+from tools.local_airflow import DEPLOYMENT_ENV, DeploymentError, LocalAirflow, Topology, free_port, port_is_listening
 
 
 def test_components_get_no_airflow_setting_from_the_calling_process(
@@ -53,3 +53,60 @@ def test_stop_before_start_reports_clean(tmp_path: Path) -> None:
 
 def test_free_port_is_not_listening() -> None:
     assert not port_is_listening(free_port())
+
+
+def test_celery_topology_names_every_component_and_points_celery_at_postgres_and_redis(tmp_path: Path) -> None:
+    db = "postgresql+psycopg2://airflow@127.0.0.1:5999/airflow"
+    topology = Topology.celery(db, "redis://127.0.0.1:6999/0", triggerers=2, celery_workers=2)
+    airflow = LocalAirflow(tmp_path / "home", tmp_path / "dags", topology=topology)
+
+    env = airflow.environment()
+
+    assert topology.component_names() == [
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "triggerer-2",
+        "celery-worker-1",
+        "celery-worker-2",
+    ]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == db
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6999/0"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == f"db+{db}"
+
+
+def test_each_celery_worker_gets_its_own_node_name_pid_file_and_no_log_server(tmp_path: Path) -> None:
+    topology = Topology.celery("postgresql+psycopg2://a@127.0.0.1:1/a", "redis://127.0.0.1:2/0")
+    airflow = LocalAirflow(tmp_path / "home", tmp_path / "dags", topology=topology)
+
+    first, second = airflow._argv("celery-worker-1"), airflow._argv("celery-worker-2")
+
+    assert first[first.index("--celery-hostname") + 1].startswith("celery-worker-1@")
+    assert second[second.index("--celery-hostname") + 1].startswith("celery-worker-2@")
+    assert first[first.index("--pid") + 1] != second[second.index("--pid") + 1]
+    assert "--skip-serve-logs" in first and "--skip-serve-logs" in airflow._argv("triggerer-2")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "complaint"),
+    [
+        ({"executor": "CeleryExecutor"}, "needs broker_url"),
+        ({"celery_workers": 2}, "needs executor='CeleryExecutor'"),
+        ({"triggerers": 0}, "at least 1"),
+        ({"executor": "KubernetesExecutor"}, "LocalExecutor or CeleryExecutor"),
+    ],
+)
+def test_a_topology_that_cannot_run_is_refused_with_the_reason(kwargs: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        Topology(**kwargs)  # type: ignore[arg-type]
+
+
+def test_default_topology_is_the_four_process_local_deployment(tmp_path: Path) -> None:
+    airflow = LocalAirflow(tmp_path / "home", tmp_path / "dags")
+
+    assert airflow.topology.component_names() == ["api-server", "scheduler", "dag-processor", "triggerer"]
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in airflow.environment()
+    with pytest.raises(DeploymentError, match="start"):
+        airflow.start_component("triggerer")
