@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,12 +136,32 @@ def production(
 
 
 @pytest.fixture
-def devin(production_emulator: Any) -> Any:
-    """The module's emulator with an empty journal, no faults, the default scenario and fast clock."""
+def devin(
+    production: LocalAirflow, production_emulator: Any, postgres_and_redis: tuple[PostgresServer, RedisServer]
+) -> Any:
+    """The module's emulator with an empty journal, no faults, the default scenario and fast clock.
+
+    Runs an earlier (failed) test left unfinished are failed first and their Devin triggers waited
+    out, so that their polls can neither hit this test's faults nor count in its journal.
+    """
+    end_unfinished_runs(production, postgres_and_redis[0])
     control = production_emulator.control
     control.reset()
     control.set_speed(FAST_SPEED)
     return production_emulator
+
+
+def end_unfinished_runs(airflow: LocalAirflow, postgres: PostgresServer, timeout: float = 60.0) -> None:
+    """Mark every queued or running run of the example DAGs failed; wait until no Devin trigger is left."""
+    for dag_id in EXAMPLE_DAGS:
+        runs = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]})
+        for run in runs.get("dag_runs", []):
+            airflow.api("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
+    deadline = time.monotonic() + timeout
+    while devin_triggers(airflow, postgres):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Devin triggers still in the trigger table {timeout:.0f}s after ending every run")
+        time.sleep(0.5)
 
 
 def sql(postgres: PostgresServer, statement: str) -> list[list[str]]:

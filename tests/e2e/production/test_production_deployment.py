@@ -114,10 +114,7 @@ def test_fifty_way_fanout_defers_every_instance_with_one_session_each(
     run_id = production.trigger_dag("devin_fanout", conf={"repos": repos})
     wait_until("all 50 mapped instances to defer", lambda: all_deferred(production, run_id, 50), timeout=400)
     deferred_after = time.monotonic() - started
-    triggers = wait_until(
-        "50 claimed Devin triggers", lambda: [t for t in devin_triggers(production, postgres) if t[2]]
-    )
-    assert len(triggers) == 50
+    triggers = wait_until("50 claimed Devin triggers", lambda: claimed_triggers(production, postgres, 50))
     assert all(production_api_key not in kwargs for _, kwargs, _ in triggers)
     spread = {job: sum(1 for t in triggers if t[2] == job) for job in {t[2] for t in triggers}}
     control.set_speed(30)
@@ -144,12 +141,7 @@ def test_killed_triggerer_hands_its_devin_triggers_to_the_other_one(
     count = 12
     run_id = production.trigger_dag("devin_fanout", conf={"repos": [f"acme/ha-{i}" for i in range(count)]})
     wait_until(f"all {count} mapped instances to defer", lambda: all_deferred(production, run_id, count), timeout=300)
-    claimed = wait_until(
-        "every Devin trigger to be claimed",
-        lambda: (
-            (rows := devin_triggers(production, postgres)) and len(rows) == count and all(r[2] for r in rows) and rows
-        ),
-    )
+    claimed = wait_until("every Devin trigger to be claimed", lambda: claimed_triggers(production, postgres, count))
     held: dict[int, int] = {}
     for _, _, job in claimed:
         held[job] = held.get(job, 0) + 1
