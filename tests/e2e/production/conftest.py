@@ -45,6 +45,9 @@ PRODUCTION_SETTINGS = {
     # 50 mapped instances of one task may all be queued at once; two workers run 4 each.
     "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
     "DEVIN_EXAMPLE_POLL_INTERVAL": "1",
+    # Only the tests start runs: a daily example DAG reaching its schedule (midnight UTC) mid-test
+    # would add a Devin session to the journal the test counts.
+    "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
 }
 
 
