@@ -17,6 +17,7 @@ from typing import Any, Unpack, cast
 
 from airflow_provider_devin.api_types import SessionDetails, SessionResponse, SessionSummary
 from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError
+from airflow_provider_devin.hooks._backoff import BackoffGate, backoff_gate
 from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
 from airflow_provider_devin.hooks._http import (
     ApiRequest,
@@ -104,6 +105,19 @@ class AsyncDevinAPI:
         self._log = logger
         self._sleep = sleep
         self._resolver = resolver or DialectResolver(settings)
+        self._gate: BackoffGate | None = None
+
+    @property
+    def gate(self) -> BackoffGate:
+        """The connection's shared backoff gate in this event loop (every request passes through it)."""
+        if self._gate is None:
+            self._gate = backoff_gate(self._settings)
+        return self._gate
+
+    @property
+    def timeout(self) -> float:
+        """The connection's read timeout in seconds (one request's own bound)."""
+        return self._settings.timeout
 
     @property
     def api_version(self) -> str:
@@ -220,10 +234,12 @@ class AsyncDevinAPI:
         )
 
     async def _send_once(self, request: ApiRequest) -> Any:
-        started = time.monotonic()
-        try:
-            response = await self._client.send(request)
-        except TransportError as err:
-            raise connection_error(request, err.reason, request_sent=err.request_sent, is_tls=err.is_tls) from None
-        log_response(self._log, request, response.status_code, started)
-        return interpret_response(request, response.status_code, response.headers, response.content)
+        # Under a 429/5xx storm the gate holds every request of this connection back (see _backoff).
+        async with self.gate.admit():
+            started = time.monotonic()
+            try:
+                response = await self._client.send(request)
+            except TransportError as err:
+                raise connection_error(request, err.reason, request_sent=err.request_sent, is_tls=err.is_tls) from None
+            log_response(self._log, request, response.status_code, started)
+            return interpret_response(request, response.status_code, response.headers, response.content)

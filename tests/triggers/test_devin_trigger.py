@@ -144,7 +144,7 @@ def no_retry_conn(devin_emulator, monkeypatch):
         "conn_type": "devin",
         "host": devin_emulator.base_url,
         "password": devin_emulator.api_key,
-        "extra": {"max_retries": 0},
+        "extra": {"max_retries": 0, "initial_retry_wait": 0.05},
     }
     monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps(conn))
     return "devin_noretry"
