@@ -79,14 +79,13 @@ def test_celery_topology_names_every_component_and_points_celery_at_postgres_and
 
 def test_each_celery_worker_gets_its_own_node_name_pid_file_and_no_log_server(tmp_path: Path) -> None:
     topology = Topology.celery("postgresql+psycopg2://a@127.0.0.1:1/a", "redis://127.0.0.1:2/0")
-    airflow = LocalAirflow(tmp_path / "home", tmp_path / "dags", topology=topology)
 
-    first, second = airflow._argv("celery-worker-1"), airflow._argv("celery-worker-2")
+    first, second = topology.command("celery-worker-1", tmp_path), topology.command("celery-worker-2", tmp_path)
 
     assert first[first.index("--celery-hostname") + 1].startswith("celery-worker-1@")
     assert second[second.index("--celery-hostname") + 1].startswith("celery-worker-2@")
     assert first[first.index("--pid") + 1] != second[second.index("--pid") + 1]
-    assert "--skip-serve-logs" in first and "--skip-serve-logs" in airflow._argv("triggerer-2")
+    assert "--skip-serve-logs" in first and "--skip-serve-logs" in topology.command("triggerer-2", tmp_path)
 
 
 @pytest.mark.parametrize(
