@@ -7,12 +7,13 @@ before anything remote happens (and before any ACU is spent).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 __all__ = [
     "MAX_SCHEMA_BYTES",
     "MAX_TAGS",
+    "check_list",
     "require_id",
     "require_text",
     "validate_choice",
@@ -32,6 +33,8 @@ MAX_SCHEMA_BYTES = 64 * 1024
 #: v3 ``attachment_urls`` items: ``format: uri``, 1-2083 characters.
 MAX_URI_CHARS = 2083
 
+_T = TypeVar("_T")
+
 
 def require_text(field: str, value: object) -> str:
     """Return ``value`` if it is a non-blank string, else raise ``ValueError`` naming ``field``."""
@@ -50,28 +53,39 @@ def require_id(field: str, value: object) -> str:
     return text
 
 
+def check_list(field: str, values: Iterable[Any] | None, kind: str, check: Callable[[str, Any], _T]) -> list[_T] | None:
+    """Check a list item by item: ``None`` stays ``None``; a single string is refused (it would
+    otherwise be read as a list of characters).
+
+    :param field: the argument's name, for the messages.
+    :param values: the list (any iterable but a string).
+    :param kind: what the items are, in words (``"ids"``), for the message about a single string.
+    :param check: called as ``check("field[index]", item)``; returns the item as kept, or raises.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise ValueError(f"{field} must be a list of {kind}, not a single string ({values!r}).")
+    return [check(f"{field}[{index}]", item) for index, item in enumerate(values)]
+
+
 def validate_tags(tags: Iterable[str] | None, field: str = "tags") -> list[str] | None:
     """Check a tag list: strings, non-empty, at most 50 (the documented cap)."""
-    if tags is None:
-        return None
-    if isinstance(tags, str):
-        raise ValueError(f"{field} must be a list of strings, not a single string ({tags!r}).")
-    result = list(tags)
-    for tag in result:
-        if not isinstance(tag, str) or not tag.strip():
-            raise ValueError(f"{field} must contain only non-empty strings, got {tag!r}.")
-    if len(result) > MAX_TAGS:
+
+    def tag(_: str, value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{field} must contain only non-empty strings, got {value!r}.")
+        return value
+
+    result = check_list(field, tags, "strings", tag)
+    if result is not None and len(result) > MAX_TAGS:
         raise ValueError(f"{field} has {len(result)} items; Devin accepts at most {MAX_TAGS}.")
     return result
 
 
 def validate_id_list(field: str, ids: Iterable[str] | None) -> list[str] | None:
     """Check an id list. ``None`` means "use all" and ``[]`` means "use none": both are kept as given."""
-    if ids is None:
-        return None
-    if isinstance(ids, str):
-        raise ValueError(f"{field} must be a list of ids, not a single string ({ids!r}).")
-    return [require_id(f"{field}[{index}]", item) for index, item in enumerate(ids)]
+    return check_list(field, ids, "ids", require_id)
 
 
 def validate_structured_output_schema(schema: object, field: str = "structured_output_schema") -> dict[str, Any]:
@@ -132,36 +146,30 @@ def validate_page_size(value: object, field: str, maximum: int | None = None) ->
 
 def validate_uri_list(field: str, urls: Iterable[str] | None) -> list[str] | None:
     """Check a list of absolute URLs (``scheme://…``), each 1-2083 characters (v3 ``attachment_urls``)."""
-    if urls is None:
-        return None
-    if isinstance(urls, str):
-        raise ValueError(f"{field} must be a list of URLs, not a single string ({urls!r}).")
-    result = []
-    for index, url in enumerate(urls):
-        if not isinstance(url, str) or not url.strip():
-            raise ValueError(f"{field}[{index}] must be a non-empty URL string, got {url!r}.")
-        if len(url) > MAX_URI_CHARS:
-            raise ValueError(f"{field}[{index}] is {len(url)} characters; Devin accepts at most {MAX_URI_CHARS}.")
-        scheme, sep, rest = url.partition("://")
-        if not sep or not scheme.isascii() or not scheme.replace("+", "").replace("-", "").isalnum() or not rest:
-            raise ValueError(f"{field}[{index}] must be an absolute URL such as 'https://…', got {url!r}.")
-        result.append(url)
-    return result
+    return check_list(field, urls, "URLs", _uri)
+
+
+def _uri(field: str, url: object) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"{field} must be a non-empty URL string, got {url!r}.")
+    if len(url) > MAX_URI_CHARS:
+        raise ValueError(f"{field} is {len(url)} characters; Devin accepts at most {MAX_URI_CHARS}.")
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.isascii() or not scheme.replace("+", "").replace("-", "").isalnum() or not rest:
+        raise ValueError(f"{field} must be an absolute URL such as 'https://…', got {url!r}.")
+    return url
 
 
 def validate_repos(repos: Iterable[str] | None, field: str = "repos") -> list[str] | None:
     """Check repository names (``owner/repo``): non-empty strings without spaces."""
-    if repos is None:
-        return None
-    if isinstance(repos, str):
-        raise ValueError(f"{field} must be a list of repository names, not a single string ({repos!r}).")
-    result = []
-    for index, repo in enumerate(repos):
-        text = require_text(f"{field}[{index}]", repo).strip()
-        if any(char.isspace() for char in text):
-            raise ValueError(f"{field}[{index}] must be a repository name such as 'owner/repo', got {repo!r}.")
-        result.append(text)
-    return result
+    return check_list(field, repos, "repository names", _repo)
+
+
+def _repo(field: str, repo: object) -> str:
+    text = require_text(field, repo).strip()
+    if any(char.isspace() for char in text):
+        raise ValueError(f"{field} must be a repository name such as 'owner/repo', got {repo!r}.")
+    return text
 
 
 def validate_choice(field: str, value: object, choices: Iterable[str]) -> str:

@@ -15,12 +15,21 @@ An operation or argument that exists in only one version fails before any reques
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
+from urllib.parse import quote, urlsplit
 
-from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.hooks._http import ApiRequest, response_error
 from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView
+from airflow_provider_devin.validation import (
+    require_id,
+    require_text,
+    validate_id_list,
+    validate_max_acu_limit,
+    validate_structured_output_schema,
+    validate_tags,
+)
 
 
 @dataclass(frozen=True)
@@ -70,33 +79,32 @@ class KnowledgeFields(TypedDict, total=False):
     is_enabled: bool | None
 
 
-def common_create_body(prompt: str, fields: CreateSessionFields) -> dict[str, Any]:
-    """The create body fields both versions share, validated (``None`` omitted; ``[]`` kept: for
-    ``knowledge_ids``/``secret_ids`` ``None`` means "use all" and ``[]`` means "use none")."""
-    from airflow_provider_devin.validation import (
-        require_id,
-        require_text,
-        validate_id_list,
-        validate_max_acu_limit,
-        validate_structured_output_schema,
-        validate_tags,
-    )
+#: The create fields both versions send as given (once checked). Each version adds its own table
+#: (``V1_CREATE_CHECKS``, ``V3_CREATE_CHECKS``); a field in neither table of a version is the
+#: other version's, and is refused when given (:meth:`ApiDialect.reject_other_version`).
+SHARED_CREATE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "title": lambda value: require_text("title", value),
+    "tags": validate_tags,
+    "playbook_id": lambda value: require_id("playbook_id", value),
+    "knowledge_ids": lambda value: validate_id_list("knowledge_ids", value),
+    "secret_ids": lambda value: validate_id_list("secret_ids", value),
+    "structured_output_schema": validate_structured_output_schema,
+    "max_acu_limit": validate_max_acu_limit,
+}
 
-    checks: dict[str, Any] = {
-        "title": lambda value: require_text("title", value),
-        "tags": validate_tags,
-        "playbook_id": lambda value: require_id("playbook_id", value),
-        "knowledge_ids": lambda value: validate_id_list("knowledge_ids", value),
-        "secret_ids": lambda value: validate_id_list("secret_ids", value),
-        "structured_output_schema": validate_structured_output_schema,
-        "max_acu_limit": validate_max_acu_limit,
-    }
-    body: dict[str, Any] = {"prompt": require_text("prompt", prompt)}
-    for name, check in checks.items():
-        value = fields.get(name)
-        if value is not None:
-            body[name] = check(value)
-    return body
+
+def other_version_fields(fields: Mapping[str, Any], own: Iterable[str]) -> dict[str, Any]:
+    """The create fields in ``fields`` that are not one of ``own`` (nor shared): the other API
+    version's, for :meth:`ApiDialect.reject_given`. ``attachment_urls`` is both versions'."""
+    others = CreateSessionFields.__optional_keys__ - {*own, *SHARED_CREATE_CHECKS, "attachment_urls"}
+    return {name: value for name, value in fields.items() if name in others}
+
+
+def checked_fields(checks: Mapping[str, Callable[[Any], Any]], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``{name: check(value)}`` for each of ``checks`` given a value that is not ``None`` (``None`` is
+    omitted; ``[]`` is kept: for ``knowledge_ids``/``secret_ids`` ``None`` means "use all" and
+    ``[]`` means "use none")."""
+    return {name: check(fields[name]) for name, check in checks.items() if fields.get(name) is not None}
 
 
 class SessionFilters(TypedDict, total=False):
@@ -111,6 +119,24 @@ class SessionFilters(TypedDict, total=False):
     updated_after: int
     updated_before: int
     is_archived: bool
+
+
+class SessionQuery(SessionFilters, total=False):
+    """The keyword arguments of :meth:`ApiDialect.list_sessions`: the filters, ``tags``,
+    ``user_email`` (v1), ``page_size`` (default 100), ``offset`` (v1) and ``cursor``."""
+
+    tags: Iterable[str] | None
+    user_email: str | None
+    page_size: int
+    offset: int | None
+    cursor: str | None
+
+
+class MessageFields(TypedDict, total=False):
+    """The optional keyword arguments of a message send (documented on ``DevinHook.send_message``)."""
+
+    attachment_urls: Iterable[str] | None
+    message_as_user_id: str | None
 
 
 class UnsupportedInVersion(ValueError):
@@ -134,6 +160,13 @@ class ApiDialect(ABC):
     idempotent_create: bool
     #: The largest page a list accepts (``None``: no documented cap).
     max_page_size: int | None = None
+    #: True when ``get_session`` carries the whole conversation (v1); False when messages have
+    #: their own endpoint (v3).
+    messages_in_session: bool
+    #: The key of a raw message's time (v1 ``timestamp``, v3 ``created_at``).
+    message_time_key: str
+    #: The path attachments are uploaded to and downloaded from.
+    attachments_path: str
 
     def reject(self, version: str, what: str, hint: str = "") -> UnsupportedInVersion:
         """Shorthand for :func:`only_in` with this dialect's version."""
@@ -157,28 +190,14 @@ class ApiDialect(ABC):
 
     # --- health / identity ------------------------------------------------------------------
 
-    @abstractmethod
     def probe(self) -> ApiRequest:
         """The cheapest authenticated GET, for ``test_connection``."""
+        return self.list_sessions(page_size=1)
 
     # --- sessions ---------------------------------------------------------------------------
 
     @abstractmethod
-    def list_sessions(
-        self,
-        *,
-        tags: Iterable[str] | None = None,
-        user_email: str | None = None,
-        session_ids: Iterable[str] | None = None,
-        created_after: int | None = None,
-        created_before: int | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        is_archived: bool | None = None,
-        page_size: int = 100,
-        offset: int | None = None,
-        cursor: str | None = None,
-    ) -> ApiRequest:
+    def list_sessions(self, **query: Unpack[SessionQuery]) -> ApiRequest:
         """One page of sessions; ``cursor`` is a previous page's ``next_cursor`` (v1: an offset)."""
 
     @abstractmethod
@@ -194,14 +213,7 @@ class ApiDialect(ABC):
     def get_session(self, session_id: str) -> ApiRequest: ...
 
     @abstractmethod
-    def send_message(
-        self,
-        session_id: str,
-        message: str,
-        *,
-        attachment_urls: Iterable[str] | None = None,
-        message_as_user_id: str | None = None,
-    ) -> ApiRequest: ...
+    def send_message(self, session_id: str, message: str, **fields: Unpack[MessageFields]) -> ApiRequest: ...
 
     @abstractmethod
     def read_message_sent(self, body: Any) -> str | None:
@@ -243,26 +255,41 @@ class ApiDialect(ABC):
     def read_session(self, body: Any) -> SessionView:
         """A session body (get, list item, create/message/terminate response) as a :class:`SessionView`."""
 
-    @abstractmethod
     def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
         """One raw message as a :class:`SessionMessage` (``None`` for an unreadable item)."""
+        text = item.get("message")
+        if not isinstance(text, str):
+            return None
+        event_id = item.get("event_id")
+        return SessionMessage(
+            event_id=event_id if isinstance(event_id, str) else None,
+            source=self.message_source(item),
+            text=text,
+            created_at=item.get(self.message_time_key),
+        )
 
-    @property
     @abstractmethod
-    def messages_in_session(self) -> bool:
-        """True when ``get_session`` carries the whole conversation (v1); False when messages have
-        their own endpoint (v3)."""
+    def message_source(self, item: Mapping[str, Any]) -> str:
+        """Who wrote a raw message, as ``SessionMessage.source`` (``devin``, ``user``, ...)."""
 
     # --- attachments ------------------------------------------------------------------------
 
-    @abstractmethod
-    def upload_attachment(self, filename: str) -> ApiRequest: ...
+    def upload_attachment(self, filename: str) -> ApiRequest:
+        """``POST`` a file (the transport adds it as the ``file`` form field)."""
+        return ApiRequest.build(f"upload attachment {filename}", "POST", self.attachments_path)
 
     @abstractmethod
     def read_attachment_url(self, body: Any, raw: bytes) -> str: ...
 
-    @abstractmethod
-    def download_attachment(self, url_or_path: str) -> ApiRequest: ...
+    def download_attachment(self, url_or_path: str) -> ApiRequest:
+        """``GET`` an attachment by the URL upload returned, or by ``"<uuid>/<name>"``."""
+        uuid, name = attachment_parts(url_or_path)
+        return ApiRequest.build(
+            f"download attachment {uuid}/{name}",
+            "GET",
+            f"{self.attachments_path}/{quote(uuid, safe='')}/{quote(name, safe='')}",
+            expect_json=False,
+        )
 
     # --- secrets ----------------------------------------------------------------------------
 
@@ -325,6 +352,48 @@ class ApiDialect(ABC):
 
     @abstractmethod
     def delete_playbook(self, playbook_id: str) -> ApiRequest: ...
+
+
+# --- request parts both versions build alike ------------------------------------------------------
+
+SECRET_TYPES = ("cookie", "key-value", "totp")
+
+
+def attachment_parts(url_or_path: str) -> tuple[str, str]:
+    """``(uuid, name)`` of an attachment URL as upload returned it, or of ``"<uuid>/<name>"``."""
+    text = require_text("url_or_path", url_or_path).strip()
+    path = urlsplit(text).path if "://" in text else text
+    parts = [part for part in path.split("/") if part]
+    if len(parts) < 2:
+        raise ValueError(f"url_or_path must be an attachment URL or '<uuid>/<name>', got {url_or_path!r}.")
+    return parts[-2], parts[-1]
+
+
+def secret_fields(type: str, key: str, value: str) -> dict[str, Any]:
+    """The checked ``type``, ``key`` and ``value`` of a new org secret."""
+    if type not in SECRET_TYPES:
+        raise ValueError(f"type must be one of {', '.join(SECRET_TYPES)}, got {type!r}.")
+    if not isinstance(value, str) or value == "":
+        raise ValueError("value must be a non-empty string.")
+    return {"type": type, "key": require_text("key", key), "value": value}
+
+
+def required_tags(tags: Iterable[str]) -> list[str]:
+    """The checked tag list of a tag update (``None`` refused: ``[]`` is how every tag is removed)."""
+    checked = validate_tags(tags)
+    if checked is None:
+        raise ValueError("tags must be a list of strings (use [] to remove every tag).")
+    return checked
+
+
+def playbook_body(title: str, body: str, macro: str | None) -> dict[str, Any]:
+    """The checked body of a playbook create/update (``macro``: ``!name``)."""
+    payload: dict[str, Any] = {"title": require_text("title", title), "body": require_text("body", body)}
+    if macro is not None:
+        if not isinstance(macro, str) or not macro.startswith("!") or len(macro) < 2:
+            raise ValueError(f"macro must look like '!name' (letters, digits, _ or -), got {macro!r}.")
+        payload["macro"] = macro
+    return payload
 
 
 #: Most message pages one read follows (200 per page: 20,000 messages) before calling it a loop.
@@ -396,15 +465,10 @@ class SnapshotReader:
         if self._done:
             return None
         if self._pages >= MAX_MESSAGE_PAGES or self._next_cursor in self._cursors_used:
-            from airflow_provider_devin.exceptions import DevinResponseError
-
-            request = self._dialect.list_messages(self._session_id, page_size=self._page_size)
-            raise DevinResponseError(
+            raise response_error(
+                self._dialect.list_messages(self._session_id, page_size=self._page_size),
                 f"Devin API: reading the messages of session {self._session_id} did not end after "
                 f"{self._pages} pages (a cursor came back twice); refusing to loop.",
-                operation=request.operation,
-                method=request.method,
-                path=request.path,
             )
         return self._dialect.list_messages(self._session_id, page_size=self._page_size, cursor=self._next_cursor)
 

@@ -78,6 +78,13 @@ class ApiRequest:
         return cls(operation, method, path, tuple(pairs), json_body, replay_safe, expect_json)
 
 
+def response_error(request: ApiRequest, message: str, *, status_code: int | None = None) -> DevinResponseError:
+    """A :class:`DevinResponseError` (Devin answered, but not as the contract says) about ``request``."""
+    return DevinResponseError(
+        message, operation=request.operation, method=request.method, path=request.path, status_code=status_code
+    )
+
+
 def interpret_response(request: ApiRequest, status: int, headers: Mapping[str, str], content: bytes) -> Any:
     """Return the decoded body of a 2xx response, or raise the matching :class:`DevinAPIError`."""
     if 200 <= status < 300:
@@ -88,13 +95,11 @@ def interpret_response(request: ApiRequest, status: int, headers: Mapping[str, s
         try:
             return json.loads(content)
         except ValueError as err:
-            raise DevinResponseError(
+            raise response_error(
+                request,
                 f"Devin API: {request.operation} returned HTTP {status} with a body that is not JSON "
                 f"({_preview(content)}). This is usually a proxy or a truncated response; it is retried "
                 "when repeating the call is safe.",
-                operation=request.operation,
-                method=request.method,
-                path=request.path,
                 status_code=status,
             ) from err
     raise error_for_status(request, status, headers, content)

@@ -15,13 +15,12 @@ import io
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Unpack, cast
 
 from airflow_provider_devin._compat import mask_secret
 from airflow_provider_devin.api_types import KnowledgeEntry, KnowledgeListing, Playbook, SecretMetadata
-from airflow_provider_devin.exceptions import DevinResponseError
-from airflow_provider_devin.hooks._dialect import ApiDialect, Page
-from airflow_provider_devin.hooks._http import ApiRequest
+from airflow_provider_devin.hooks._dialect import ApiDialect, KnowledgeFields, Page
+from airflow_provider_devin.hooks._http import ApiRequest, response_error
 
 #: Most pages one listing follows before it is called a loop.
 MAX_PAGES = 1000
@@ -106,12 +105,10 @@ class PagedCalls:
             seen.add(page.next_cursor)
             cursor = page.next_cursor
         request = build(self.dialect, cursor)
-        raise DevinResponseError(
+        raise response_error(
+            request,
             f"Devin API: {request.operation} kept returning next pages (cursor {cursor!r} repeated or more "
             f"than {MAX_PAGES} pages); refusing to loop.",
-            operation=request.operation,
-            method=request.method,
-            path=request.path,
         )
 
 
@@ -198,17 +195,10 @@ class ResourceMethods(PagedCalls):
         return cast(KnowledgeListing, {"knowledge": notes, "folders": folders})
 
     def create_knowledge(
-        self,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> KnowledgeEntry:
         """Create a knowledge note; returns it in the shared shape (see :meth:`list_knowledge`).
+        ``macro``, ``parent_folder_id``, ``pinned_repo`` and ``is_enabled`` are keyword-only and optional.
 
         :param name: Display name.
         :param body: What Devin reads when the note is triggered.
@@ -219,26 +209,14 @@ class ResourceMethods(PagedCalls):
         :param pinned_repo: ``None`` (no pinning), ``"all"`` or ``"owner/repo"``.
         :param is_enabled: Whether the note is active (v3 only).
         """
-        fields: dict[str, Any] = dict(
-            macro=macro, parent_folder_id=parent_folder_id, pinned_repo=pinned_repo, is_enabled=is_enabled
-        )
         created = self._send(lambda d: d.create_knowledge(name, body, trigger_description, **fields))
         return cast(KnowledgeEntry, knowledge_note(created))
 
     def update_knowledge(
-        self,
-        note_id: str,
-        name: str,
-        body: str,
-        trigger_description: str,
-        *,
-        macro: str | None = None,
-        parent_folder_id: str | None = None,
-        pinned_repo: str | None = None,
-        is_enabled: bool | None = None,
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
     ) -> KnowledgeEntry:
         """Replace a knowledge note (a full replacement: every required field is sent); returns it
-        in the shared shape.
+        in the shared shape. The optional fields are keyword-only, as for :meth:`create_knowledge`.
 
         :param note_id: The note's id (``id`` or ``note_id`` of a listed note: the same value).
         :param name: Display name.
@@ -249,9 +227,6 @@ class ResourceMethods(PagedCalls):
         :param pinned_repo: ``None``, ``"all"`` or ``"owner/repo"``.
         :param is_enabled: Whether the note is active (v3 only).
         """
-        fields: dict[str, Any] = dict(
-            macro=macro, parent_folder_id=parent_folder_id, pinned_repo=pinned_repo, is_enabled=is_enabled
-        )
         updated = self._send(lambda d: d.update_knowledge(note_id, name, body, trigger_description, **fields))
         return cast(KnowledgeEntry, knowledge_note(updated))
 

@@ -8,19 +8,14 @@ response drift (``devin-api.md``). v1 quirks live here and nowhere else: offset 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Unpack
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from airflow_provider_devin.hooks._dialect import (
-    ApiDialect,
-    CreateSessionFields,
-    KnowledgeFields,
-    Page,
-    common_create_body,
-)
+from airflow_provider_devin.hooks import _dialect
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page
 from airflow_provider_devin.hooks._http import ApiRequest
-from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
+from airflow_provider_devin.session import SessionView, StatusClass
 from airflow_provider_devin.validation import (
     require_id,
     require_text,
@@ -28,8 +23,6 @@ from airflow_provider_devin.validation import (
     validate_session_secrets,
     validate_tags,
 )
-
-SECRET_TYPES = ("cookie", "key-value", "totp")
 
 #: v1 ``status_enum`` → the provider's class (``/tmp`` plan table; ``devin-api.md`` §11).
 STATUS_CLASSES: dict[str, StatusClass] = {
@@ -46,20 +39,14 @@ STATUS_CLASSES: dict[str, StatusClass] = {
 
 #: v1 message ``type`` → ``SessionMessage.source``; other types keep their raw value as source.
 MESSAGE_SOURCES = {"devin_message": "devin", "user_message": "user", "initial_user_message": "user"}
-
-
-#: Create arguments only v3 has: refused here when given.
-V3_ONLY_CREATE_FIELDS = (
-    "repos",
-    "structured_output_required",
-    "devin_mode",
-    "create_as_user_id",
-    "resumable",
-    "platform",
-    "bypass_approval",
-    "child_playbook_id",
-    "session_links",
-)
+#: The create fields v1 sends besides the shared ones (``idempotent`` and ``attachment_urls`` are
+#: sent their own way); any other create field is v3's, refused here when given.
+V1_CREATE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    **_dialect.SHARED_CREATE_CHECKS,
+    "snapshot_id": lambda value: require_id("snapshot_id", value),
+    "session_secrets": validate_session_secrets,
+    "unlisted": bool,
+}
 
 
 def with_attachment_lines(text: str, attachment_urls: Iterable[str] | None, field: str) -> str:
@@ -90,36 +77,16 @@ class V1Dialect(ApiDialect):
     version = "v1"
     idempotent_create = True
     max_page_size = None
-
-    def probe(self) -> ApiRequest:
-        return self.list_sessions(page_size=1)
+    messages_in_session = True
+    message_time_key = "timestamp"
+    attachments_path = "/v1/attachments"
 
     # --- sessions -------------------------------------------------------------------------------
 
-    def list_sessions(
-        self,
-        *,
-        tags: Iterable[str] | None = None,
-        user_email: str | None = None,
-        session_ids: Iterable[str] | None = None,
-        created_after: int | None = None,
-        created_before: int | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        is_archived: bool | None = None,
-        page_size: int = 100,
-        offset: int | None = None,
-        cursor: str | None = None,
-    ) -> ApiRequest:
-        self.reject_given(
-            "v3",
-            session_ids=session_ids,
-            created_after=created_after,
-            created_before=created_before,
-            updated_after=updated_after,
-            updated_before=updated_before,
-            is_archived=is_archived,
-        )
+    def list_sessions(self, **query: Unpack[_dialect.SessionQuery]) -> ApiRequest:
+        tags, user_email, cursor = query.pop("tags", None), query.pop("user_email", None), query.pop("cursor", None)
+        page_size, offset = query.pop("page_size", 100), query.pop("offset", None)
+        self.reject_given("v3", **query)  # what is left: the v3-only filters
         limit = validate_page_size(page_size, "limit")
         if offset is None:
             offset = int(cursor) if cursor is not None and str(cursor).isdigit() else 0
@@ -138,17 +105,11 @@ class V1Dialect(ApiDialect):
         offset = int(cursor) if cursor is not None and str(cursor).isdigit() else 0
         return Page(items, str(offset + len(items)) if len(items) >= page_size else None)
 
-    def create_session(self, prompt: str, **fields: Unpack[CreateSessionFields]) -> ApiRequest:
-        self.reject_given("v3", "", **{name: fields.get(name) for name in V3_ONLY_CREATE_FIELDS})
+    def create_session(self, prompt: str, **fields: Unpack[_dialect.CreateSessionFields]) -> ApiRequest:
+        self.reject_given("v3", **_dialect.other_version_fields(fields, {*V1_CREATE_CHECKS, "idempotent"}))
         idempotent = bool(fields.get("idempotent", False))
-        body = common_create_body(with_attachment_lines(prompt, fields.get("attachment_urls"), "prompt"), fields)
-        body["idempotent"] = idempotent
-        if fields.get("snapshot_id") is not None:
-            body["snapshot_id"] = require_id("snapshot_id", fields["snapshot_id"])
-        if fields.get("session_secrets") is not None:
-            body["session_secrets"] = validate_session_secrets(fields["session_secrets"])
-        if fields.get("unlisted") is not None:
-            body["unlisted"] = bool(fields["unlisted"])
+        prompt = with_attachment_lines(prompt, fields.get("attachment_urls"), "prompt")
+        body = {"prompt": prompt, **_dialect.checked_fields(V1_CREATE_CHECKS, fields), "idempotent": idempotent}
         # Only an idempotent create may be repeated after an ambiguous failure: Devin then returns the
         # session the first attempt made instead of a second one.
         return ApiRequest.build("create session", "POST", "/v1/sessions", json_body=body, replay_safe=idempotent)
@@ -156,20 +117,13 @@ class V1Dialect(ApiDialect):
     def get_session(self, session_id: str) -> ApiRequest:
         return ApiRequest.build(f"get session {session_id}", "GET", _session_path(session_id))
 
-    def send_message(
-        self,
-        session_id: str,
-        message: str,
-        *,
-        attachment_urls: Iterable[str] | None = None,
-        message_as_user_id: str | None = None,
-    ) -> ApiRequest:
-        self.reject_given("v3", "", message_as_user_id=message_as_user_id)
+    def send_message(self, session_id: str, message: str, **fields: Unpack[_dialect.MessageFields]) -> ApiRequest:
+        self.reject_given("v3", message_as_user_id=fields.get("message_as_user_id"))
         return ApiRequest.build(
             f"send message to session {session_id}",
             "POST",
             f"{_session_path(session_id)}/message",
-            json_body={"message": with_attachment_lines(message, attachment_urls, "message")},
+            json_body={"message": with_attachment_lines(message, fields.get("attachment_urls"), "message")},
         )
 
     def read_message_sent(self, body: Any) -> str | None:
@@ -177,14 +131,11 @@ class V1Dialect(ApiDialect):
         return self.read_detail(body) or None
 
     def update_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
-        checked = validate_tags(tags)
-        if checked is None:
-            raise ValueError("tags must be a list of strings (use [] to remove every tag).")
         return ApiRequest.build(
             f"update tags of session {session_id}",
             "PUT",
             f"{_session_path(session_id)}/tags",
-            json_body={"tags": checked},
+            json_body={"tags": _dialect.required_tags(tags)},
         )
 
     def terminate_session(self, session_id: str, *, archive: bool | None = None) -> ApiRequest:
@@ -236,27 +187,11 @@ class V1Dialect(ApiDialect):
             messages=messages,
         )
 
-    def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
-        text = item.get("message")
-        if not isinstance(text, str):
-            return None
+    def message_source(self, item: Mapping[str, Any]) -> str:
         kind = str(item.get("type") or "")
-        event_id = item.get("event_id")
-        return SessionMessage(
-            event_id=event_id if isinstance(event_id, str) else None,
-            source=MESSAGE_SOURCES.get(kind, kind or "unknown"),
-            text=text,
-            created_at=item.get("timestamp"),
-        )
-
-    @property
-    def messages_in_session(self) -> bool:
-        return True
+        return MESSAGE_SOURCES.get(kind, kind or "unknown")
 
     # --- attachments ----------------------------------------------------------------------------
-
-    def upload_attachment(self, filename: str) -> ApiRequest:
-        return ApiRequest.build(f"upload attachment {filename}", "POST", "/v1/attachments")
 
     def read_attachment_url(self, body: Any, raw: bytes) -> str:
         """The upload returns a JSON string; tolerate a bare (or quoted) text body too."""
@@ -265,15 +200,6 @@ class V1Dialect(ApiDialect):
         if isinstance(body, dict) and isinstance(body.get("url"), str):
             return str(body["url"])
         return raw.decode("utf-8", errors="replace").strip().strip('"')
-
-    def download_attachment(self, url_or_path: str) -> ApiRequest:
-        uuid, name = attachment_parts(url_or_path)
-        return ApiRequest.build(
-            f"download attachment {uuid}/{name}",
-            "GET",
-            f"/v1/attachments/{quote(uuid, safe='')}/{quote(name, safe='')}",
-            expect_json=False,
-        )
 
     # --- secrets --------------------------------------------------------------------------------
 
@@ -302,7 +228,7 @@ class V1Dialect(ApiDialect):
         self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None
     ) -> ApiRequest:
         body = {
-            **secret_fields(type, key, value),
+            **_dialect.secret_fields(type, key, value),
             "sensitive": bool(sensitive),
             "note": note if note is not None else "",
         }
@@ -327,13 +253,13 @@ class V1Dialect(ApiDialect):
         return Page(notes), [item for item in body.get("folders") or [] if isinstance(item, dict)]
 
     def create_knowledge(
-        self, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
+        self, name: str, body: str, trigger_description: str, **fields: Unpack[_dialect.KnowledgeFields]
     ) -> ApiRequest:
         payload = self._knowledge_payload(name, body, trigger_description, fields)
         return ApiRequest.build(f"create knowledge {name!r}", "POST", "/v1/knowledge", json_body=payload)
 
     def update_knowledge(
-        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[KnowledgeFields]
+        self, note_id: str, name: str, body: str, trigger_description: str, **fields: Unpack[_dialect.KnowledgeFields]
     ) -> ApiRequest:
         payload = self._knowledge_payload(name, body, trigger_description, fields)
         return ApiRequest.build(
@@ -341,7 +267,7 @@ class V1Dialect(ApiDialect):
         )
 
     def _knowledge_payload(
-        self, name: str, body: str, trigger_description: str, fields: KnowledgeFields
+        self, name: str, body: str, trigger_description: str, fields: _dialect.KnowledgeFields
     ) -> dict[str, Any]:
         self.reject_given("v3", is_enabled=fields.get("is_enabled"))
         return _knowledge_body(
@@ -371,7 +297,7 @@ class V1Dialect(ApiDialect):
 
     def create_playbook(self, title: str, body: str, *, macro: str | None = None) -> ApiRequest:
         return ApiRequest.build(
-            f"create playbook {title!r}", "POST", "/v1/playbooks", json_body=playbook_body(title, body, macro)
+            f"create playbook {title!r}", "POST", "/v1/playbooks", json_body=_dialect.playbook_body(title, body, macro)
         )
 
     def get_playbook(self, playbook_id: str) -> ApiRequest:
@@ -384,45 +310,13 @@ class V1Dialect(ApiDialect):
             f"update playbook {playbook_id}",
             "PUT",
             f"/v1/playbooks/{_segment('playbook_id', playbook_id)}",
-            json_body=playbook_body(title, body, macro),
+            json_body=_dialect.playbook_body(title, body, macro),
         )
 
     def delete_playbook(self, playbook_id: str) -> ApiRequest:
         return ApiRequest.build(
             f"delete playbook {playbook_id}", "DELETE", f"/v1/playbooks/{_segment('playbook_id', playbook_id)}"
         )
-
-
-# --- shared with the v3 dialect (same rules, different paths) ------------------------------------
-
-
-def attachment_parts(url_or_path: str) -> tuple[str, str]:
-    """``(uuid, name)`` of an attachment URL as upload returned it, or of ``"<uuid>/<name>"``."""
-    text = require_text("url_or_path", url_or_path).strip()
-    path = urlsplit(text).path if "://" in text else text
-    parts = [part for part in path.split("/") if part]
-    if len(parts) < 2:
-        raise ValueError(f"url_or_path must be an attachment URL or '<uuid>/<name>', got {url_or_path!r}.")
-    return parts[-2], parts[-1]
-
-
-def secret_fields(type: str, key: str, value: str) -> dict[str, Any]:
-    """The checked ``type``, ``key`` and ``value`` of a new org secret."""
-    if type not in SECRET_TYPES:
-        raise ValueError(f"type must be one of {', '.join(SECRET_TYPES)}, got {type!r}.")
-    if not isinstance(value, str) or value == "":
-        raise ValueError("value must be a non-empty string.")
-    return {"type": type, "key": require_text("key", key), "value": value}
-
-
-def playbook_body(title: str, body: str, macro: str | None) -> dict[str, Any]:
-    """The checked body of a playbook create/update (``macro``: ``!name``)."""
-    payload: dict[str, Any] = {"title": require_text("title", title), "body": require_text("body", body)}
-    if macro is not None:
-        if not isinstance(macro, str) or not macro.startswith("!") or len(macro) < 2:
-            raise ValueError(f"macro must look like '!name' (letters, digits, _ or -), got {macro!r}.")
-        payload["macro"] = macro
-    return payload
 
 
 def _knowledge_body(

@@ -21,22 +21,16 @@ Readings of what the contract leaves open (each tolerant of the other plausible 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Unpack
 from urllib.parse import quote
 
-from airflow_provider_devin.exceptions import DevinResponseError
-from airflow_provider_devin.hooks._dialect import (
-    ApiDialect,
-    CreateSessionFields,
-    KnowledgeFields,
-    Page,
-    common_create_body,
-)
-from airflow_provider_devin.hooks._http import ApiRequest
-from airflow_provider_devin.hooks._v1 import attachment_parts, playbook_body, secret_fields
-from airflow_provider_devin.session import SessionMessage, SessionView, StatusClass
+from airflow_provider_devin.hooks import _dialect
+from airflow_provider_devin.hooks._dialect import ApiDialect, KnowledgeFields, Page, playbook_body
+from airflow_provider_devin.hooks._http import ApiRequest, response_error
+from airflow_provider_devin.session import SessionView, StatusClass
 from airflow_provider_devin.validation import (
+    check_list,
     require_id,
     require_text,
     validate_choice,
@@ -53,6 +47,8 @@ MAX_PAGE_SIZE = 200
 DEVIN_MODES = ("normal", "fast", "lite", "ultra", "fusion")
 MAX_SECRET_KEY_CHARS = 256
 MAX_SECRET_VALUE_CHARS = 65536
+#: The session list filters that take integer epoch seconds.
+EPOCH_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
 
 #: ``suspended`` + one of these: out of ACUs, credits, quota or payment (never retried).
 BUDGET_DETAILS = frozenset(
@@ -129,23 +125,19 @@ def read_cursor_page(body: Any, what: str, path: str) -> tuple[list[dict[str, An
     """
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise DevinResponseError(
+        raise response_error(
+            ApiRequest(what, "GET", path),
             f"Devin API: {what} returned a page without an 'items' list ({type(body).__name__}); "
             "expected {items, has_next_page, end_cursor}.",
-            operation=what,
-            method="GET",
-            path=path,
         )
     has_next = bool(body.get("has_next_page"))
     cursor = body.get("end_cursor")
     cursor = str(cursor) if cursor not in (None, "") else None
     if has_next and cursor is None:
-        raise DevinResponseError(
+        raise response_error(
+            ApiRequest(what, "GET", path),
             f"Devin API: {what} said has_next_page=true but sent no end_cursor; the next page cannot be "
             "requested. Refusing to loop or to return a partial list as if it were complete.",
-            operation=what,
-            method="GET",
-            path=path,
         )
     return [item for item in items if isinstance(item, dict)], cursor, has_next
 
@@ -162,12 +154,29 @@ def _bool(field: str, value: object) -> bool | None:
     return value
 
 
-def _string_list(field: str, values: Iterable[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise ValueError(f"{field} must be a list of strings, not a single string ({values!r}).")
-    return [require_text(f"{field}[{index}]", value) for index, value in enumerate(values)]
+#: The create fields v3 sends besides the shared ones; any other create field is v1's, refused here
+#: when given (``idempotent=True`` with its own explanation).
+V3_CREATE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    **_dialect.SHARED_CREATE_CHECKS,
+    "session_secrets": lambda value: _checked_secrets(validate_session_secrets(value) or []),
+    "repos": validate_repos,
+    "attachment_urls": lambda value: validate_uri_list("attachment_urls", value),
+    "structured_output_required": lambda value: _bool("structured_output_required", value),
+    "resumable": lambda value: _bool("resumable", value),
+    "bypass_approval": lambda value: _bool("bypass_approval", value),
+    "devin_mode": lambda value: validate_choice("devin_mode", value, DEVIN_MODES),
+    "create_as_user_id": lambda value: require_id("create_as_user_id", value),
+    "platform": lambda value: require_text("platform", value).strip(),
+    "child_playbook_id": lambda value: require_id("child_playbook_id", value),
+    "session_links": lambda value: check_list("session_links", value, "strings", require_text),
+}
+
+
+#: The optional fields of a message send.
+MESSAGE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "attachment_urls": V3_CREATE_CHECKS["attachment_urls"],
+    "message_as_user_id": lambda value: require_id("message_as_user_id", value),
+}
 
 
 class V3Dialect(ApiDialect):
@@ -179,10 +188,13 @@ class V3Dialect(ApiDialect):
     version = "v3"
     idempotent_create = False
     max_page_size = MAX_PAGE_SIZE
+    messages_in_session = False
+    message_time_key = "created_at"
 
     def __init__(self, org_id: str) -> None:
         self.org_id = require_id("org_id", org_id)
         self._base = f"/v3/organizations/{quote(self.org_id, safe='')}"
+        self.attachments_path = f"{self._base}/attachments"
 
     def __repr__(self) -> str:
         return f"V3Dialect(org_id={self.org_id!r})"
@@ -193,37 +205,18 @@ class V3Dialect(ApiDialect):
     def _page_params(self, page_size: int, cursor: str | None, field: str = "first") -> dict[str, Any]:
         return {"first": validate_page_size(page_size, field, MAX_PAGE_SIZE), "after": cursor}
 
-    def probe(self) -> ApiRequest:
-        return self.list_sessions(page_size=1)
-
     # --- sessions -------------------------------------------------------------------------------
 
-    def list_sessions(
-        self,
-        *,
-        tags: Iterable[str] | None = None,
-        user_email: str | None = None,
-        session_ids: Iterable[str] | None = None,
-        created_after: int | None = None,
-        created_before: int | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        is_archived: bool | None = None,
-        page_size: int = 100,
-        offset: int | None = None,
-        cursor: str | None = None,
-    ) -> ApiRequest:
-        self.reject_given("v1", "v3 pages by cursor (pass cursor=, or use iter_sessions()).", offset=offset)
-        self.reject_given("v1", "On v3, filter by tags or session_ids instead.", user_email=user_email)
+    def list_sessions(self, **query: Unpack[_dialect.SessionQuery]) -> ApiRequest:
+        hint = "v3 pages by cursor (pass cursor=, or use iter_sessions())."
+        self.reject_given("v1", hint, offset=query.get("offset"))
+        self.reject_given("v1", "On v3, filter by tags or session_ids instead.", user_email=query.get("user_email"))
         params: dict[str, Any] = {
-            **self._page_params(page_size, cursor, "limit"),
-            "tags": validate_tags(tags),
-            "session_ids": validate_id_list("session_ids", session_ids),
-            "created_after": validate_epoch_seconds("created_after", created_after),
-            "created_before": validate_epoch_seconds("created_before", created_before),
-            "updated_after": validate_epoch_seconds("updated_after", updated_after),
-            "updated_before": validate_epoch_seconds("updated_before", updated_before),
-            "is_archived": _flag(_bool("is_archived", is_archived)),
+            **self._page_params(query.get("page_size", 100), query.get("cursor"), "limit"),
+            "tags": validate_tags(query.get("tags")),
+            "session_ids": validate_id_list("session_ids", query.get("session_ids")),
+            **{name: validate_epoch_seconds(name, query.get(name)) for name in EPOCH_FILTERS},
+            "is_archived": _flag(_bool("is_archived", query.get("is_archived"))),
         }
         return ApiRequest.build("list sessions", "GET", f"{self._base}/sessions", params=params)
 
@@ -231,7 +224,7 @@ class V3Dialect(ApiDialect):
         items, end_cursor, has_next = read_cursor_page(body, "list sessions", f"{self._base}/sessions")
         return Page(items, end_cursor if has_next else None)
 
-    def create_session(self, prompt: str, **fields: Unpack[CreateSessionFields]) -> ApiRequest:
+    def create_session(self, prompt: str, **fields: Unpack[_dialect.CreateSessionFields]) -> ApiRequest:
         if fields.get("idempotent"):
             raise self.reject(
                 "v1",
@@ -239,44 +232,16 @@ class V3Dialect(ApiDialect):
                 "v3 has no server-side idempotency; find an earlier session by tag (DevinHook.find_sessions) "
                 "before creating one.",
             )
-        self.reject_given("v1", snapshot_id=fields.get("snapshot_id"), unlisted=fields.get("unlisted"))
-        body = common_create_body(prompt, fields)
-        checks: dict[str, Any] = {
-            "session_secrets": lambda value: _checked_secrets(validate_session_secrets(value) or []),
-            "repos": validate_repos,
-            "attachment_urls": lambda value: validate_uri_list("attachment_urls", value),
-            "structured_output_required": lambda value: _bool("structured_output_required", value),
-            "resumable": lambda value: _bool("resumable", value),
-            "bypass_approval": lambda value: _bool("bypass_approval", value),
-            "devin_mode": lambda value: validate_choice("devin_mode", value, DEVIN_MODES),
-            "create_as_user_id": lambda value: require_id("create_as_user_id", value),
-            "platform": lambda value: require_text("platform", value).strip(),
-            "child_playbook_id": lambda value: require_id("child_playbook_id", value),
-            "session_links": lambda value: _string_list("session_links", value),
-        }
-        for name, check in checks.items():
-            value = fields.get(name)
-            if value is not None:
-                body[name] = check(value)
+        self.reject_given("v1", **_dialect.other_version_fields(fields, {*V3_CREATE_CHECKS, "idempotent"}))
+        body = {"prompt": require_text("prompt", prompt), **_dialect.checked_fields(V3_CREATE_CHECKS, fields)}
         # Never repeated after an ambiguous failure: v3 has no idempotency, a second POST is a second session.
         return ApiRequest.build("create session", "POST", f"{self._base}/sessions", json_body=body, replay_safe=False)
 
     def get_session(self, session_id: str) -> ApiRequest:
         return ApiRequest.build(f"get session {session_id}", "GET", self._session(session_id))
 
-    def send_message(
-        self,
-        session_id: str,
-        message: str,
-        *,
-        attachment_urls: Iterable[str] | None = None,
-        message_as_user_id: str | None = None,
-    ) -> ApiRequest:
-        body: dict[str, Any] = {"message": require_text("message", message)}
-        if attachment_urls is not None:
-            body["attachment_urls"] = validate_uri_list("attachment_urls", attachment_urls)
-        if message_as_user_id is not None:
-            body["message_as_user_id"] = require_id("message_as_user_id", message_as_user_id)
+    def send_message(self, session_id: str, message: str, **fields: Unpack[_dialect.MessageFields]) -> ApiRequest:
+        body = {"message": require_text("message", message), **_dialect.checked_fields(MESSAGE_CHECKS, fields)}
         return ApiRequest.build(
             f"send message to session {session_id}", "POST", f"{self._session(session_id)}/messages", json_body=body
         )
@@ -286,12 +251,7 @@ class V3Dialect(ApiDialect):
         return None
 
     def update_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
-        return ApiRequest.build(
-            f"update tags of session {session_id}",
-            "PUT",
-            f"{self._session(session_id)}/tags",
-            json_body={"tags": _required_tags(tags)},
-        )
+        return self._tags_request(f"update tags of session {session_id}", "PUT", session_id, tags)
 
     def terminate_session(self, session_id: str, *, archive: bool | None = None) -> ApiRequest:
         return ApiRequest.build(
@@ -305,13 +265,13 @@ class V3Dialect(ApiDialect):
         return ApiRequest.build(f"get tags of session {session_id}", "GET", f"{self._session(session_id)}/tags")
 
     def append_session_tags(self, session_id: str, tags: Iterable[str]) -> ApiRequest:
-        return ApiRequest.build(
-            f"append tags to session {session_id}",
-            "POST",
-            f"{self._session(session_id)}/tags",
-            json_body={"tags": _required_tags(tags)},
-            replay_safe=True,
-        )
+        return self._tags_request(f"append tags to session {session_id}", "POST", session_id, tags)
+
+    def _tags_request(self, operation: str, method: str, session_id: str, tags: Iterable[str]) -> ApiRequest:
+        """``PUT`` (replace) or ``POST`` (append) a session's tags; both are replay-safe (Devin
+        de-duplicates an append)."""
+        path, body = f"{self._session(session_id)}/tags", {"tags": _dialect.required_tags(tags)}
+        return ApiRequest.build(operation, method, path, json_body=body, replay_safe=True)
 
     def archive_session(self, session_id: str) -> ApiRequest:
         return ApiRequest.build(
@@ -377,27 +337,11 @@ class V3Dialect(ApiDialect):
             automation_id=_text(body.get("automation_id")),
         )
 
-    def read_message(self, item: Mapping[str, Any]) -> SessionMessage | None:
-        text = item.get("message")
-        if not isinstance(text, str):
-            return None
-        event_id = item.get("event_id")
+    def message_source(self, item: Mapping[str, Any]) -> str:
         source = item.get("source")
-        return SessionMessage(
-            event_id=event_id if isinstance(event_id, str) else None,
-            source=source if isinstance(source, str) and source else "unknown",
-            text=text,
-            created_at=item.get("created_at"),
-        )
-
-    @property
-    def messages_in_session(self) -> bool:
-        return False
+        return source if isinstance(source, str) and source else "unknown"
 
     # --- attachments ----------------------------------------------------------------------------
-
-    def upload_attachment(self, filename: str) -> ApiRequest:
-        return ApiRequest.build(f"upload attachment {filename}", "POST", f"{self._base}/attachments")
 
     def read_attachment_url(self, body: Any, raw: bytes) -> str:
         """v3 returns ``{attachment_id, name, url}``; a bare string (v1's shape) is tolerated."""
@@ -405,20 +349,9 @@ class V3Dialect(ApiDialect):
             return str(body["url"])
         if isinstance(body, str):
             return body
-        raise DevinResponseError(
+        raise response_error(
+            ApiRequest("upload attachment", "POST", self.attachments_path),
             "Devin API: upload attachment returned no 'url' (expected {attachment_id, name, url}).",
-            operation="upload attachment",
-            method="POST",
-            path=f"{self._base}/attachments",
-        )
-
-    def download_attachment(self, url_or_path: str) -> ApiRequest:
-        uuid, name = attachment_parts(url_or_path)
-        return ApiRequest.build(
-            f"download attachment {uuid}/{name}",
-            "GET",
-            f"{self._base}/attachments/{quote(uuid, safe='')}/{quote(name, safe='')}",
-            expect_json=False,
         )
 
     # --- secrets --------------------------------------------------------------------------------
@@ -444,7 +377,7 @@ class V3Dialect(ApiDialect):
     def create_secret(
         self, type: str, key: str, value: str, *, sensitive: bool = True, note: str | None = None
     ) -> ApiRequest:
-        body: dict[str, Any] = {**secret_fields(type, key, value), "is_sensitive": bool(sensitive)}
+        body: dict[str, Any] = {**_dialect.secret_fields(type, key, value), "is_sensitive": bool(sensitive)}
         if note is not None:
             body["note"] = note
         return ApiRequest.build(f"create secret {key}", "POST", f"{self._base}/secrets", json_body=body)
@@ -542,13 +475,6 @@ class V3Dialect(ApiDialect):
 
     def delete_playbook(self, playbook_id: str) -> ApiRequest:
         return ApiRequest.build(f"delete playbook {playbook_id}", "DELETE", self._playbook(playbook_id))
-
-
-def _required_tags(tags: Iterable[str]) -> list[str]:
-    checked = validate_tags(tags)
-    if checked is None:
-        raise ValueError("tags must be a list of strings (use [] to remove every tag).")
-    return checked
 
 
 def _checked_secrets(secrets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from airflow_provider_devin._compat import BaseHook, aget_connection, mask_secret
 from airflow_provider_devin.api_types import (
@@ -24,7 +24,13 @@ from airflow_provider_devin.api_types import (
     SessionMessageV3,
     SessionResponse,
 )
-from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SnapshotReader
+from airflow_provider_devin.hooks._dialect import (
+    ApiDialect,
+    CreateSessionFields,
+    MessageFields,
+    Page,
+    SnapshotReader,
+)
 from airflow_provider_devin.hooks._http import (
     ApiRequest,
 )
@@ -262,33 +268,12 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
     # --- sessions -------------------------------------------------------------------------------
 
     def create_session(
-        self,
-        prompt: str,
-        *,
-        idempotent: bool = False,
-        title: str | None = None,
-        tags: Iterable[str] | None = None,
-        playbook_id: str | None = None,
-        snapshot_id: str | None = None,
-        knowledge_ids: Iterable[str] | None = None,
-        secret_ids: Iterable[str] | None = None,
-        session_secrets: Any = None,
-        structured_output_schema: Mapping[str, Any] | None = None,
-        max_acu_limit: int | None = None,
-        unlisted: bool | None = None,
-        repos: Iterable[str] | None = None,
-        attachment_urls: Iterable[str] | None = None,
-        structured_output_required: bool | None = None,
-        devin_mode: str | None = None,
-        create_as_user_id: str | None = None,
-        resumable: bool | None = None,
-        platform: str | None = None,
-        bypass_approval: bool | None = None,
-        child_playbook_id: str | None = None,
-        session_links: Iterable[str] | None = None,
+        self, prompt: str, **fields: Unpack[CreateSessionFields]
     ) -> CreateSessionResponse | SessionResponse:
-        """Start a Devin session. Arguments marked (v1) or (v3) exist only in that version; giving
-        one on the other raises ``UnsupportedInVersion`` before any request.
+        """Start a Devin session. Every argument but ``prompt`` is keyword-only and optional (typed
+        by :class:`~airflow_provider_devin.hooks._dialect.CreateSessionFields`). Arguments marked
+        (v1) or (v3) exist only in that version; giving one on the other raises
+        ``UnsupportedInVersion`` before any request.
 
         For ``knowledge_ids`` and ``secret_ids``, ``None`` (omitted) means *all* of the org's and
         ``[]`` means *none*: an empty list is sent as ``[]``, never dropped. The create is sent
@@ -323,21 +308,14 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
         :param session_links: (v3) Links to related sessions.
         :return: v1 ``{"session_id", "url", "is_new_session"?}``; v3 the ``SessionResponse``.
         """
-        fields: dict[str, Any] = dict(
-            idempotent=idempotent, title=title, tags=tags, playbook_id=playbook_id, snapshot_id=snapshot_id,
-            knowledge_ids=knowledge_ids, secret_ids=secret_ids, session_secrets=session_secrets,
-            structured_output_schema=structured_output_schema, max_acu_limit=max_acu_limit, unlisted=unlisted,
-            repos=repos, attachment_urls=attachment_urls, structured_output_required=structured_output_required,
-            devin_mode=devin_mode, create_as_user_id=create_as_user_id, resumable=resumable, platform=platform,
-            bypass_approval=bypass_approval, child_playbook_id=child_playbook_id, session_links=session_links,
-        )  # fmt: skip
+        given: dict[str, Any] = dict(fields)
         # Materialise iterables once, so validating and building see the same items.
         for name in ("tags", "knowledge_ids", "secret_ids", "repos", "attachment_urls", "session_links"):
-            if fields.get(name) is not None and not isinstance(fields[name], (str, list)):
-                fields[name] = list(fields[name])
+            if given.get(name) is not None and not isinstance(given[name], (str, list)):
+                given[name] = list(given[name])
 
         def build(dialect: ApiDialect) -> ApiRequest:
-            request = dialect.create_session(prompt, **fields)
+            request = dialect.create_session(prompt, **given)
             for secret in request.json_body.get("session_secrets") or []:
                 mask_secret(secret["value"])
             return request
@@ -385,15 +363,9 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
             reader.feed_messages(self._call(request))
         return reader.snapshot()
 
-    def send_message(
-        self,
-        session_id: str,
-        message: str,
-        *,
-        attachment_urls: Iterable[str] | None = None,
-        message_as_user_id: str | None = None,
-    ) -> str | None:
-        """Send a message to a session (v3 resumes a suspended session).
+    def send_message(self, session_id: str, message: str, **fields: Unpack[MessageFields]) -> str | None:
+        """Send a message to a session (v3 resumes a suspended session). ``attachment_urls`` and
+        ``message_as_user_id`` are keyword-only and optional.
 
         A plain POST: it is retried only when it certainly never reached Devin, so a message is
         never delivered twice by the hook.
@@ -405,10 +377,10 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
         :return: ``None`` when delivered; on v1 Devin's ``detail`` string when it answered that the
             message was not delivered normally (e.g. the session is suspended).
         """
-        urls = list(attachment_urls) if attachment_urls is not None else None
-        body = self._send(
-            lambda d: d.send_message(session_id, message, attachment_urls=urls, message_as_user_id=message_as_user_id)
-        )
+        given: dict[str, Any] = dict(fields)
+        if given.get("attachment_urls") is not None:
+            given["attachment_urls"] = list(given["attachment_urls"])
+        body = self._send(lambda d: d.send_message(session_id, message, **given))
         detail = self.dialect.read_message_sent(body)
         if detail:
             self.log.warning("Devin did not deliver the message to session %s normally: %s", session_id, detail)

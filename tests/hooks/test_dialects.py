@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_devin.exceptions import DevinResponseError
-from airflow_provider_devin.hooks._dialect import SnapshotReader, UnsupportedInVersion
+from airflow_provider_devin.hooks._dialect import CreateSessionFields, SnapshotReader, UnsupportedInVersion
 from airflow_provider_devin.hooks._v1 import V1Dialect
 from airflow_provider_devin.hooks._v3 import V3Dialect, classify, devin_id, read_cursor_page, read_self_org_id
 from airflow_provider_devin.session import MessagePosition, StatusClass
@@ -155,6 +155,46 @@ def test_v1_only_arguments_are_refused_on_v3_naming_the_version(call, what):
 def test_v3_only_operations_are_refused_on_v1_naming_the_version(call, what):
     with pytest.raises(UnsupportedInVersion, match=f"{what}.* exists only in Devin's v3 API, .* uses v1"):
         call()
+
+
+# One value per create field that each version would accept if it had the field.
+_SAMPLE_VALUES = {
+    "idempotent": True,
+    "title": "t",
+    "tags": ["a"],
+    "playbook_id": "playbook-1",
+    "snapshot_id": "snap-1",
+    "knowledge_ids": [],
+    "secret_ids": [],
+    "session_secrets": {"K": "v"},
+    "structured_output_schema": {"type": "object"},
+    "max_acu_limit": 3,
+    "unlisted": True,
+    "repos": ["o/r"],
+    "attachment_urls": ["https://h/a/u/f.txt"],
+    "structured_output_required": True,
+    "devin_mode": "fast",
+    "create_as_user_id": "user-1",
+    "resumable": False,
+    "platform": "default",
+    "bypass_approval": True,
+    "child_playbook_id": "playbook-2",
+    "session_links": ["https://app.devin.ai/sessions/1"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CreateSessionFields.__optional_keys__))
+def test_every_create_field_is_sent_by_one_version_at_least_and_refused_by_the_other(name):
+    sent = 0
+    for dialect, other in ((V1, "v3"), (V3, "v1")):
+        try:
+            body = dialect.create_session("x", **{name: _SAMPLE_VALUES[name]}).json_body
+        except UnsupportedInVersion as err:
+            assert f"exists only in Devin's {other} API" in str(err)
+            continue
+        sent += 1
+        assert name in body or (name == "attachment_urls" and "ATTACHMENT:" in body["prompt"])
+    assert sent >= 1
 
 
 def test_unsupported_in_version_is_a_value_error():
