@@ -76,7 +76,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.hooks.devin"]},
         ],
         "operators": [
-            {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.operators.devin"]},
+            {
+                "integration-name": "Devin",
+                "python-modules": [
+                    "airflow_provider_devin.operators.devin",
+                    "airflow_provider_devin.operators.knowledge",
+                ],
+            },
         ],
         "sensors": [
             {"integration-name": "Devin", "python-modules": ["airflow_provider_devin.sensors.devin"]},

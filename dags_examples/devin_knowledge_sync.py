@@ -2,56 +2,42 @@
 
 What this example shows:
 
-* using ``DevinHook`` directly from ``@task`` functions for the parts of the Devin API that are
-  not sessions (knowledge notes and team playbooks);
+* ``DevinKnowledgeSyncOperator`` and ``DevinPlaybookSyncOperator``: knowledge notes and team
+  playbooks as code, for the parts of Devin that are not sessions;
 * **upsert by name**: each file under ``devin_knowledge/knowledge/`` is one knowledge note (matched
   by ``name``), each file under ``devin_knowledge/playbooks/`` is one playbook (matched by
   ``title``); missing ones are created, changed ones replaced, identical ones left alone, so a rerun
   or a retry changes nothing;
 * **nothing is deleted unless asked**: with ``prune=true`` in the run's configuration, only entries
-  this DAG created (their body ends with the sync marker) and whose file is gone are deleted;
-  notes and playbooks written by people are never touched.
+  this DAG wrote (their body ends with the operator's marker) and whose file is gone are deleted;
+  notes and playbooks written by people are never touched;
+* **a dry run**: with ``dry_run=true`` the tasks log and return what they would change, and write
+  nothing.
 
 File format (front matter, then the body Devin reads)::
 
     ---
-    name: analytics-pipeline conventions          # playbooks: "title:" instead
-    trigger_description: When changing transforms/ # knowledge only
-    pinned_repo: acme/analytics-pipeline           # knowledge only, optional ("all" = every repo)
-    macro: !nightly-deps                           # optional
+    name: analytics-pipeline conventions
+    trigger_description: When changing transforms/
+    pinned_repo: acme/analytics-pipeline
     ---
     - Amounts are integers in cents ...
+
+Playbooks take ``title:`` instead of ``name:`` and an optional ``macro: !nightly-deps``; knowledge
+notes take ``trigger_description`` (required), ``pinned_repo`` (optional, ``all`` = every repo) and,
+on Devin API v1 only, ``macro``.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
-from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.operators.knowledge import DevinKnowledgeSyncOperator, DevinPlaybookSyncOperator
 
 SOURCE_DIR = Path(__file__).parent / "devin_knowledge"
-SYNC_MARKER = "<!-- managed by the Airflow DAG devin_knowledge_sync; edit the file, not this entry -->"
-
-
-def read_entry(path: Path) -> tuple[dict[str, str], str]:
-    """Split a Markdown file into its ``key: value`` front matter and its body."""
-    text = path.read_text(encoding="utf-8")
-    meta: dict[str, str] = {}
-    if text.startswith("---\n"):
-        header, _, text = text[4:].partition("\n---\n")
-        for line in header.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.strip():
-                meta[key.strip()] = value.strip()
-    return meta, f"{text.strip()}\n\n{SYNC_MARKER}"
-
-
-def is_managed(body: str | None) -> bool:
-    return SYNC_MARKER in (body or "")
 
 
 @dag(
@@ -60,81 +46,18 @@ def is_managed(body: str | None) -> bool:
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
-    params={"prune": Param(False, type="boolean", description="Delete synced entries whose file is gone.")},
+    params={
+        "prune": Param(False, type="boolean", description="Delete synced entries whose file is gone."),
+        "dry_run": Param(False, type="boolean", description="Log what would change; write nothing."),
+    },
     tags=["devin", "example", "knowledge"],
     doc_md=__doc__,
 )
 def devin_knowledge_sync() -> None:
-    @task
-    def sync_knowledge(params: dict[str, Any] | None = None) -> dict[str, list[str]]:
-        """Upsert one knowledge note per file, matched by name."""
-        hook = DevinHook()
-        existing: dict[str, Any] = {}
-        for note in hook.list_knowledge()["knowledge"]:
-            existing.setdefault(note["name"], note)  # the first one wins if names repeat
-        report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
-        wanted: set[str] = set()
-        for path in sorted((SOURCE_DIR / "knowledge").glob("*.md")):
-            meta, body = read_entry(path)
-            name = meta.get("name") or path.stem
-            wanted.add(name)
-            fields = {
-                "body": body,
-                "trigger_description": meta["trigger_description"],
-                "macro": meta.get("macro") or None,
-                "pinned_repo": meta.get("pinned_repo") or None,
-            }
-            current = existing.get(name)
-            if current is None:
-                hook.create_knowledge(name, **fields)
-                report["created"].append(name)
-            elif any(current.get(key) != value for key, value in fields.items()):
-                hook.update_knowledge(current["id"], name, **fields, parent_folder_id=current.get("parent_folder_id"))
-                report["updated"].append(name)
-            else:
-                report["unchanged"].append(name)
-        if params and params.get("prune"):
-            for name, note in existing.items():
-                if name not in wanted and is_managed(note.get("body")):
-                    hook.delete_knowledge(note["id"])
-                    report["deleted"].append(name)
-        print(f"knowledge: {report}")
-        return report
-
-    @task
-    def sync_playbooks(params: dict[str, Any] | None = None) -> dict[str, list[str]]:
-        """Upsert one team playbook per file, matched by title."""
-        hook = DevinHook()
-        existing: dict[str, Any] = {}
-        for playbook in hook.list_playbooks():
-            if playbook.get("status") != "deleted":
-                existing.setdefault(playbook["title"], playbook)
-        report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
-        wanted: set[str] = set()
-        for path in sorted((SOURCE_DIR / "playbooks").glob("*.md")):
-            meta, body = read_entry(path)
-            title = meta.get("title") or path.stem
-            macro = meta.get("macro") or None
-            wanted.add(title)
-            current = existing.get(title)
-            if current is None:
-                hook.create_playbook(title, body, macro=macro)
-                report["created"].append(title)
-            elif current.get("body") != body or (current.get("macro") or None) != macro:
-                hook.update_playbook(current["playbook_id"], title, body, macro=macro)
-                report["updated"].append(title)
-            else:
-                report["unchanged"].append(title)
-        if params and params.get("prune"):
-            for title, playbook in existing.items():
-                if title not in wanted and is_managed(playbook.get("body")):
-                    hook.delete_playbook(playbook["playbook_id"])
-                    report["deleted"].append(title)
-        print(f"playbooks: {report}")
-        return report
-
-    sync_knowledge()
-    sync_playbooks()
+    # Both tasks: the run's configuration decides, and one marker name for everything this DAG writes.
+    options = {"prune": "{{ params.prune }}", "dry_run": "{{ params.dry_run }}", "managed_by": "devin_knowledge_sync"}
+    DevinKnowledgeSyncOperator(task_id="sync_knowledge", source_folder=str(SOURCE_DIR / "knowledge"), **options)
+    DevinPlaybookSyncOperator(task_id="sync_playbooks", source_folder=str(SOURCE_DIR / "playbooks"), **options)
 
 
 devin_knowledge_sync()

@@ -96,38 +96,45 @@ def test_knowledge_sync_upserts_by_name_and_deletes_only_its_own_entries_when_as
     run_example: Any, devin_emulator: Any
 ) -> None:
     from airflow_provider_devin.hooks.devin import DevinHook
+    from airflow_provider_devin.operators.knowledge import sync_marker
 
     hook = DevinHook()
     human_note = hook.create_knowledge("on-call rota", "Ask #data-oncall.", "When someone asks who is on call")
-    stale = hook.create_knowledge(
-        "retired conventions",
-        "Old text.\n\n<!-- managed by the Airflow DAG devin_knowledge_sync; edit the file, not this entry -->",
-        "never",
-    )
+    stale = hook.create_knowledge("retired conventions", f"Old text.\n\n{sync_marker('devin_knowledge_sync')}", "never")
 
-    # prune=False said explicitly: in-process dag.test() runs share the DAG object, and a previous
+    def writes() -> list[str]:
+        return [f"{e['method']} {e['path']}" for e in devin_emulator.control.journal() if e["method"] != "GET"]
+
+    before_dry_run = writes()
+
+    # The params said explicitly: in-process dag.test() runs share the DAG object, and a previous
     # run's conf (this test on the other API version) can leak into the params of the next one.
-    first = run_example("devin_knowledge_sync", conf={"prune": False})
+    dry = run_example("devin_knowledge_sync", conf={"prune": True, "dry_run": True})
+    assert str(dry.state) == "success"
+    assert len(xcom(dry, "sync_knowledge")["created"]) == 2
+    assert [line["name"] for line in xcom(dry, "sync_knowledge")["deleted"]] == ["retired conventions"]
+    assert writes() == before_dry_run  # the dry run wrote nothing
+
+    first = run_example("devin_knowledge_sync", conf={"prune": False, "dry_run": False})
     assert str(first.state) == "success"
-    assert sorted(xcom(first, "sync_knowledge")["created"]) == [
-        "analytics-pipeline conventions",
-        "pull request etiquette",
-    ]
+    created = xcom(first, "sync_knowledge")["created"]
+    assert sorted(line["name"] for line in created) == ["analytics-pipeline conventions", "pull request etiquette"]
+    assert all(line["id"] for line in created)
     assert len(xcom(first, "sync_playbooks")["created"]) == 2
     assert xcom(first, "sync_knowledge")["deleted"] == []
 
-    second = run_example("devin_knowledge_sync", conf={"prune": True})
+    second = run_example("devin_knowledge_sync", conf={"prune": True, "dry_run": False})
     knowledge = xcom(second, "sync_knowledge")
     assert knowledge["created"] == [] and knowledge["updated"] == []
     assert len(knowledge["unchanged"]) == 2
-    assert knowledge["deleted"] == ["retired conventions"]
+    assert knowledge["deleted"] == [
+        {"name": "retired conventions", "id": stale["id"], "reason": "no longer in the source"}
+    ]
     assert len(xcom(second, "sync_playbooks")["unchanged"]) == 2
 
     names = {note["id"]: note["name"] for note in hook.list_knowledge()["knowledge"]}
     assert human_note["id"] in names
     assert stale["id"] not in names
-    # The run changed only what it should have: one create per file, one delete, no update.
-    writes = [
-        e["method"] for e in devin_emulator.control.journal() if "/knowledge" in e["path"] and e["method"] != "GET"
-    ]
-    assert sorted(writes) == ["DELETE", "POST", "POST", "POST", "POST"]  # two by this test, two by the DAG
+    # The runs changed only what they should have: one create per file, one delete, no update.
+    knowledge_writes = sorted(write.split()[0] for write in writes() if "/knowledge" in write)
+    assert knowledge_writes == ["DELETE", "POST", "POST", "POST", "POST"]  # two by this test, two by the DAG

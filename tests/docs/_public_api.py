@@ -4,6 +4,7 @@
 REFERENCE_PAGES = {
     "airflow_provider_devin.hooks.devin": "reference/hooks",
     "airflow_provider_devin.operators.devin": "reference/operators",
+    "airflow_provider_devin.operators.knowledge": "reference/knowledge",
     "airflow_provider_devin.sensors.devin": "reference/sensors",
     "airflow_provider_devin.triggers.devin": "reference/triggers",
     "airflow_provider_devin.links.devin": "reference/links",

@@ -19,6 +19,7 @@ from ._public_api import REFERENCE_PAGES
 PARAM = re.compile(r":param\s+(?:[\w\[\], |.]+\s+)?\*{0,2}(\w+)\s*:")
 TEMPLATED_MODULES = (
     "airflow_provider_devin.operators.devin",
+    "airflow_provider_devin.operators.knowledge",
     "airflow_provider_devin.sensors.devin",
 )
 
@@ -119,6 +120,8 @@ def test_template_fields_are_marked_templated(module_name: str) -> None:
         doc = (value.__doc__ or "") + (getattr(vars(value).get("__init__"), "__doc__", None) or "")
         for field in getattr(value, "template_fields", ()):
             match = re.search(rf":param\s+{field}\s*:(.*?)(?=:param|:raises|:return|\Z)", doc, re.S)
-            if match is None or "(templated)" not in match.group(1):
+            # A field stored under another name than its parameter's says so: "(templated, as ``field``)".
+            renamed = f"(templated, as ``{field}``)" in re.sub(r"\s+", " ", doc)
+            if not renamed and (match is None or "(templated)" not in match.group(1)):
                 unmarked.append(f"{qualname}: {field}")
     assert not unmarked, f"template fields whose :param: line lacks '(templated)': {unmarked}"
