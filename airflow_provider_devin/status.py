@@ -39,9 +39,11 @@ from typing import Any
 from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView, StatusClass
 
 __all__ = [
+    "DEFAULT_POLL_ERROR_WINDOW",
     "DEFAULT_SUSPEND_STALL_TIMEOUT",
     "EVENT_STATUSES",
     "OnBlocked",
+    "OutageWindow",
     "SessionWatch",
     "StatusPolicy",
     "Verdict",
@@ -55,6 +57,9 @@ __all__ = [
 
 #: Seconds a session may stay suspended (reason unknown) before the wait fails (30 minutes).
 DEFAULT_SUSPEND_STALL_TIMEOUT = 30 * 60.0
+
+#: Seconds the polls of one wait may keep failing transiently (429, 5xx, no answer) before it gives up.
+DEFAULT_POLL_ERROR_WINDOW = 15 * 60.0
 
 #: Longest Devin message text written to a log line.
 MESSAGE_LOG_LIMIT = 300
@@ -512,3 +517,62 @@ def is_transient_poll_error(error: BaseException) -> bool:
     from airflow_provider_devin.exceptions import DevinAPIError
 
     return isinstance(error, DevinAPIError) and error.is_transient
+
+
+def poll_error_window_value(window: object, max_poll_errors: object = None, poll_interval: float = 30.0) -> float:
+    """Validate ``poll_error_window`` (seconds >= 0); map a pre-window ``max_poll_errors`` count.
+
+    Triggers serialized before the window existed carry ``max_poll_errors`` (always 5, a count of
+    polls in a row); they get the longer of that many poll intervals and the default window, so an
+    upgrade never makes a waiting task less tolerant.
+
+    :param window: The value given (``None``: the default, or the mapped count).
+    :param max_poll_errors: A count from old trigger kwargs, if any.
+    :param poll_interval: The wait's poll interval (seconds), to map the count.
+    """
+    if window is None:
+        if max_poll_errors is None:
+            return DEFAULT_POLL_ERROR_WINDOW
+        return max(DEFAULT_POLL_ERROR_WINDOW, float(max_poll_errors) * poll_interval)  # type: ignore[arg-type]
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or window < 0:
+        raise ValueError(f"poll_error_window must be a number of seconds >= 0, got {window!r}")
+    return float(window)
+
+
+class OutageWindow:
+    """A wait's error budget, in time: its polls may fail transiently for ``window`` seconds in a row.
+
+    The outage starts when the first failing poll of a run started (a poll held back by the shared
+    backoff gate counts from when it was begun) and ends with the next successful poll.
+
+    :param window: Seconds of failing polls tolerated (``0``: the first failed poll ends the wait).
+    :param clock: Monotonic clock.
+    """
+
+    def __init__(self, window: float, clock: Any = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self.since: float | None = None
+
+    def started(self) -> float:
+        """Note that a poll begins; return the time its outage would count from."""
+        now = self._clock()
+        return now if self.since is None else self.since
+
+    def remaining(self, poll_started: float) -> float:
+        """Seconds left in the window for a poll begun at ``poll_started`` (from :meth:`started`)."""
+        return max(0.0, poll_started + self.window - self._clock())
+
+    def failed(self, poll_started: float) -> bool:
+        """Record a transient failure; True when the window is used up (the wait should give up)."""
+        if self.since is None:
+            self.since = poll_started
+        return self.down_for() >= self.window
+
+    def down_for(self) -> float:
+        """Seconds the current outage has lasted (``0.0`` when the last poll succeeded)."""
+        return 0.0 if self.since is None else self._clock() - self.since
+
+    def succeeded(self) -> None:
+        """A poll succeeded: the outage, if any, is over."""
+        self.since = None

@@ -17,15 +17,18 @@ from airflow_provider_devin._compat import AirflowException, AirflowFailExceptio
 from airflow_provider_devin.idempotency import TASK_STATE_KEY, task_instance_key
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
 from airflow_provider_devin.status import (
+    DEFAULT_POLL_ERROR_WINDOW,
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     REASON_ACU_BUDGET,
     OnBlocked,
+    OutageWindow,
     SessionWatch,
     StatusPolicy,
     Verdict,
     WaitOutcome,
     is_transient_poll_error,
     make_event,
+    poll_error_window_value,
     validate_event,
     verdict_event,
 )
@@ -39,9 +42,6 @@ if TYPE_CHECKING:
 #: backstop: the trigger's ``timeout`` event arrives first and lets the task clean up.
 DEFER_BACKSTOP = 600.0
 
-#: Polls in a row that may fail transiently (after the hook's own retries) before the wait gives up.
-DEFAULT_MAX_POLL_ERRORS = 5
-
 
 def seconds(value: timedelta | float | int | None, field: str) -> float | None:
     """A positive number of seconds from seconds or a timedelta (``None`` stays ``None``)."""
@@ -51,6 +51,11 @@ def seconds(value: timedelta | float | int | None, field: str) -> float | None:
     if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
         raise ValueError(f"{field} must be a positive number of seconds or a timedelta, got {value!r}")
     return float(number)
+
+
+def window_seconds(value: timedelta | float) -> float:
+    """Validate ``poll_error_window``: seconds >= 0 or a timedelta."""
+    return poll_error_window_value(value.total_seconds() if isinstance(value, timedelta) else value)
 
 
 def acu_budget_value(value: object) -> float | None:
@@ -152,6 +157,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     :param terminate_on_timeout: Terminate the session when ``timeout`` passes.
     :param acu_budget: Client-side ACU budget: once the session's ``acus_consumed`` passes it, the
         session is terminated and the task fails without retries (the v3 API reports ACUs).
+    :param poll_error_window: Seconds (or timedelta) the status polls may keep failing transiently
+        (429, 5xx, no answer) before the wait fails; default 15 minutes (see docs/guides/production.md).
     :param idempotency_key: Overrides the task instance key (templated).
     """
 
@@ -170,6 +177,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
         terminate_on_timeout: bool = True,
         acu_budget: float | None = None,
+        poll_error_window: timedelta | float = DEFAULT_POLL_ERROR_WINDOW,
         idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -185,6 +193,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self.suspend_stall_timeout = seconds(suspend_stall_timeout, "suspend_stall_timeout")
         self.terminate_on_timeout = terminate_on_timeout
         self.acu_budget = acu_budget_value(acu_budget)
+        self.poll_error_window = window_seconds(poll_error_window)
         self.idempotency_key = idempotency_key
 
     # --- helpers ----------------------------------------------------------------------------
@@ -280,7 +289,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
             max_acu_limit=policy.max_acu_limit,
             acu_budget=policy.acu_budget,
             terminate_on_kill=self._terminate_on_kill(),
-            max_poll_errors=DEFAULT_MAX_POLL_ERRORS,
+            poll_error_window=self.poll_error_window,
             reply_pending=watch.reply_pending,
             position=watch.position.encode(),
             previous_class=watch.previous_class.value if watch.previous_class is not None else None,
@@ -301,7 +310,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self, watch: SessionWatch, deadline: float | None, url: str | None, limit: str | None
     ) -> dict[str, Any]:
         session_id = watch.session_id
-        failures = 0
+        outage = OutageWindow(self.poll_error_window)
         while True:
             now = time.time()
             if deadline is not None and now >= deadline:
@@ -314,23 +323,26 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
                 )
             pause = self.poll_interval or 30.0
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
+            started = outage.started()
             try:
                 snapshot = self.hook.read_session(session_id, watch.position)
             except Exception as err:
                 if not is_transient_poll_error(err):
                     raise
-                failures += 1
-                if failures > DEFAULT_MAX_POLL_ERRORS:
+                if outage.failed(started):
                     raise AirflowException(
-                        f"Polling Devin session {session_id} failed {failures} times in a row "
-                        f"(last status: {watch.last_status}); the session was left running and a retry "
-                        f"reattaches to it. Last error: {err}"
+                        f"Polling Devin session {session_id} kept failing for {outage.down_for():.0f} s "
+                        f"(poll_error_window={self.poll_error_window:g} s; last status: {watch.last_status}); "
+                        f"the session was left running and a retry reattaches to it. Last error: {err}"
                     ) from err
                 self.log.warning(
-                    "Polling Devin failed (%d/%d in a row), will retry: %s", failures, DEFAULT_MAX_POLL_ERRORS, err
+                    "Polling Devin failing for %.0f s of the %g s outage window, will retry: %s",
+                    outage.down_for(),
+                    self.poll_error_window,
+                    err,
                 )
                 continue
-            failures = 0
+            outage.succeeded()
             verdict = watch.observe(snapshot)
             if verdict.outcome.is_terminal:
                 return verdict_event(verdict, session_id, watch.summary(snapshot.view, url))

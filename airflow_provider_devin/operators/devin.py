@@ -108,6 +108,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         task fails; default 30 minutes.
     :param acu_budget: Client-side ACU budget: past it the session is terminated and the task fails
         without retries (v3 reports ``acus_consumed``).
+    :param poll_error_window: Seconds (or timedelta) the status polls may keep failing transiently
+        (429, 5xx, no answer) before the wait fails; default 15 minutes.
     :param terminate_on_kill: Terminate the session when the task is killed (default ``True``).
     :param terminate_on_timeout: Terminate the session when ``timeout`` passes (default ``True``).
     :param require_structured_output: Fail when the session ends without a ``structured_output`` or
@@ -333,6 +335,8 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         task fails; default 30 minutes.
     :param acu_budget: Client-side ACU budget for the wait (v3): past it the session is terminated
         and the task fails without retries.
+    :param poll_error_window: Seconds (or timedelta) the status polls may keep failing transiently
+        (429, 5xx, no answer) before the wait fails; default 15 minutes.
     :param terminate_on_timeout: Terminate the session when ``timeout`` passes (default ``False``:
         this task did not create it).
     :param idempotency_key: Overrides the task instance key carried by the trailer (templated).

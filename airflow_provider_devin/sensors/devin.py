@@ -21,8 +21,10 @@ from airflow_provider_devin.operators._waiting import (
     raise_for_event,
     seconds,
     wait_deadline,
+    window_seconds,
 )
 from airflow_provider_devin.status import (
+    DEFAULT_POLL_ERROR_WINDOW,
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     REASON_ACU_BUDGET,
     OnBlocked,
@@ -66,6 +68,9 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         terminated and the sensor fails without retries.
     :param deferrable: Wait on the triggerer (default: ``[operators] default_deferrable``); the
         sensor's ``timeout`` is passed to ``defer`` and ``poke_interval`` is the poll interval.
+    :param poll_error_window: Deferred only: seconds (or timedelta) the trigger's polls may keep
+        failing transiently (429, 5xx, no answer) before the sensor fails; default 15 minutes. A
+        poking sensor retries at its next poke and its ``timeout`` bounds a longer outage.
     :param kwargs: Passed to ``BaseSensorOperator`` (``poke_interval``, ``timeout``, ``mode``,
         ``soft_fail``, ...).
     """
@@ -83,6 +88,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         suspend_stall_timeout: timedelta | float = DEFAULT_SUSPEND_STALL_TIMEOUT,
         acu_budget: float | None = None,
         deferrable: bool | None = None,
+        poll_error_window: timedelta | float = DEFAULT_POLL_ERROR_WINDOW,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -101,6 +107,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
+        self.poll_error_window = window_seconds(poll_error_window)
         self._watch: SessionWatch | None = None
         self._url: str | None = None
 
@@ -137,6 +144,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
                 suspend_stall_timeout=self.suspend_stall_timeout,
                 acu_budget=self.acu_budget,
                 terminate_on_kill=False,
+                poll_error_window=self.poll_error_window,
                 position=watch.position.encode() if watch is not None else None,
                 previous_class=watch.previous_class.value if watch and watch.previous_class else None,
                 last_status=watch.last_label if watch is not None else None,

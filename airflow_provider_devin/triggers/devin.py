@@ -19,21 +19,30 @@ from airflow_provider_devin.session import MessagePosition
 from airflow_provider_devin.status import (
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     OnBlocked,
+    OutageWindow,
     SessionWatch,
     StatusPolicy,
     WaitOutcome,
     is_transient_poll_error,
     make_event,
+    poll_error_window_value,
     verdict_event,
 )
 
 __all__ = ["DevinSessionTrigger"]
 
-#: Polls in a row that may fail transiently (after the hook's own retries) before the wait gives up.
-DEFAULT_MAX_POLL_ERRORS = 5
-
 #: Upper bound for the termination call made by ``on_kill`` (Airflow allows 30 s by default).
 _ON_KILL_TIMEOUT = 20.0
+
+
+class _HeldBack(Exception):
+    """A poll that got no answer in time because the connection's backoff gate held it back."""
+
+    def __init__(self, paused_for: float) -> None:
+        super().__init__(
+            "Devin kept answering 429/5xx: the connection is backing off"
+            + (f" for {paused_for:.0f} s more." if paused_for else ".")
+        )
 
 
 class DevinSessionTrigger(BaseTrigger):
@@ -55,7 +64,11 @@ class DevinSessionTrigger(BaseTrigger):
         event with reason ``acu_budget`` (the operator terminates the session: the trigger only reads).
     :param terminate_on_kill: Terminate the session when a user kills the deferred task
         (Airflow 3.3+ calls :meth:`on_kill`).
-    :param max_poll_errors: Consecutive transient poll failures tolerated before an ``error`` event.
+    :param poll_error_window: The outage window: seconds the polls may keep failing transiently
+        (429, 5xx, no answer, after the hook's own retries) before the wait ends with an ``error``
+        event; default 15 minutes. While Devin answers 429/5xx, every request of this connection in
+        the triggerer waits at the shared backoff gate (at least ``Retry-After``), so a storm slows
+        the polls down instead of multiplying them; a poll held there is cut when the window ends.
     :param reply_pending: A message was just sent: an end state only counts once Devin wrote
         something new or was seen working.
     :param position: Where the worker stopped reading the conversation (an encoded
@@ -67,6 +80,9 @@ class DevinSessionTrigger(BaseTrigger):
         carried as the ``timeout`` event's ``reason`` so the failure names it.
     :param reply_after_index: Accepted from triggers serialized by provider 0.1 (still in the
         metadata DB after an upgrade); any value means ``reply_pending=True``.
+    :param max_poll_errors: Accepted from triggers serialized before ``poll_error_window`` (a count
+        of failed polls in a row): mapped to the longer of that many poll intervals and the default
+        window.
     """
 
     def __init__(
@@ -81,7 +97,7 @@ class DevinSessionTrigger(BaseTrigger):
         max_acu_limit: int | None = None,
         acu_budget: float | None = None,
         terminate_on_kill: bool = False,
-        max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+        poll_error_window: float | None = None,
         reply_pending: bool = False,
         position: str | None = None,
         previous_class: str | None = None,
@@ -89,6 +105,7 @@ class DevinSessionTrigger(BaseTrigger):
         url: str | None = None,
         deadline_limit: str | None = None,
         reply_after_index: int | None = None,
+        max_poll_errors: int | None = None,
     ) -> None:
         super().__init__()
         self.devin_conn_id = devin_conn_id
@@ -103,7 +120,7 @@ class DevinSessionTrigger(BaseTrigger):
             acu_budget=acu_budget,
         )
         self.terminate_on_kill = bool(terminate_on_kill)
-        self.max_poll_errors = int(max_poll_errors)
+        self.poll_error_window = poll_error_window_value(poll_error_window, max_poll_errors, self.poll_interval)
         self.reply_pending = bool(reply_pending) or reply_after_index is not None
         self.position = position if isinstance(position, str) else None
         self.previous_class = previous_class
@@ -125,7 +142,7 @@ class DevinSessionTrigger(BaseTrigger):
                 "max_acu_limit": self.policy.max_acu_limit,
                 "acu_budget": self.policy.acu_budget,
                 "terminate_on_kill": self.terminate_on_kill,
-                "max_poll_errors": self.max_poll_errors,
+                "poll_error_window": self.poll_error_window,
                 "reply_pending": self.reply_pending,
                 "position": self.position,
                 "previous_class": self.previous_class,
@@ -157,7 +174,7 @@ class DevinSessionTrigger(BaseTrigger):
             last_status=self.last_status,
         )
         self.log.info("Waiting on Devin session %s: %s", sid, self.url or "")
-        failures = 0
+        outage = OutageWindow(self.poll_error_window)
         try:
             # One lease of the hook's shared async client for the whole wait, released on every exit
             # (event, cancellation at triggerer shutdown, error).
@@ -172,22 +189,32 @@ class DevinSessionTrigger(BaseTrigger):
                             {"session_id": sid, "status_enum": None},
                             reason=self.deadline_limit,
                         )
+                    started = outage.started()
                     try:
-                        snapshot = await api.read_session(sid, watch.position)
+                        snapshot = await asyncio.wait_for(
+                            api.read_session(sid, watch.position), self._poll_limit(outage, started, api.timeout)
+                        )
                     except Exception as err:
-                        if not is_transient_poll_error(err):
+                        if isinstance(err, asyncio.TimeoutError):
+                            if self.deadline is not None and time.time() >= self.deadline:
+                                continue  # held at the backoff gate past the deadline: time out now
+                            err = _HeldBack(api.gate.paused_for())
+                        elif not is_transient_poll_error(err):
                             return self._error_event(watch, f"Polling Devin session {sid} failed: {err}")
-                        failures += 1
-                        if failures > self.max_poll_errors:
+                        if outage.failed(started):
                             return self._error_event(
                                 watch,
-                                f"Polling Devin session {sid} failed {failures} times in a row; last error: {err}",
+                                f"Polling Devin session {sid} kept failing for {outage.down_for():.0f} s "
+                                f"(poll_error_window={self.poll_error_window:g} s); last error: {err}",
                             )
                         self.log.warning(
-                            "Polling Devin failed (%d/%d in a row), will retry: %s", failures, self.max_poll_errors, err
+                            "Polling Devin failing for %.0f s of the %g s outage window, will retry: %s",
+                            outage.down_for(),
+                            self.poll_error_window,
+                            err,
                         )
                     else:
-                        failures = 0
+                        outage.succeeded()
                         verdict = watch.observe(snapshot)
                         if verdict.outcome.is_terminal:
                             return verdict_event(verdict, sid, watch.summary(snapshot.view, self.url))
@@ -195,6 +222,14 @@ class DevinSessionTrigger(BaseTrigger):
                     await asyncio.sleep(self._sleep_for())
         except Exception as err:  # the connection lookup, or a bug: report it rather than hang
             return self._error_event(watch, f"Waiting on Devin session {sid} failed: {err!r}")
+
+    def _poll_limit(self, outage: OutageWindow, started: float, request_timeout: float) -> float:
+        """How long one poll may take: to the end of the outage window (but at least one request's
+        timeout, so a short window still gets a real try) and no later than the deadline."""
+        limit = max(outage.remaining(started), request_timeout)
+        if self.deadline is not None:
+            limit = min(limit, max(0.0, self.deadline - time.time()))
+        return limit
 
     def _sleep_for(self) -> float:
         if self.deadline is None:

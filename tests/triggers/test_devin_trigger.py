@@ -24,7 +24,7 @@ ALLOWED_KWARGS = {
     "suspend_stall_timeout",
     "max_acu_limit",
     "terminate_on_kill",
-    "max_poll_errors",
+    "poll_error_window",
     "acu_budget",
     "reply_pending",
     "position",
@@ -150,21 +150,48 @@ def no_retry_conn(devin_emulator, monkeypatch):
     return "devin_noretry"
 
 
-async def test_transient_poll_errors_are_tolerated_up_to_the_bound(devin_emulator, api, no_retry_conn):
+async def test_transient_poll_errors_are_tolerated_within_the_outage_window(devin_emulator, api, no_retry_conn):
     sid = create_session("finish")
     devin_emulator.control.inject_fault("GET", api.session(sid), status=503, times=3)
-    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=3))
+    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, poll_error_window=30))
     assert event.payload["status"] == "success"
 
 
-async def test_too_many_consecutive_poll_errors_yield_error(devin_emulator, api, no_retry_conn):
+async def test_polls_failing_for_longer_than_the_outage_window_yield_error(devin_emulator, api, no_retry_conn):
     sid = create_session("finish")
-    devin_emulator.control.inject_fault("GET", api.session(sid), status=503, times=10)
-    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, max_poll_errors=2))
+    devin_emulator.control.inject_fault("GET", api.session(sid), status=503, times=1000)
+    started = time.monotonic()
+    (event,) = await collect(make_trigger(session_id=sid, devin_conn_id=no_retry_conn, poll_error_window=1.0))
     assert event.payload["status"] == "error"
-    assert "3 times in a row" in event.payload["message"]
+    assert "poll_error_window=1 s" in event.payload["message"]
+    assert 1.0 <= time.monotonic() - started < 10
     # The trigger never touches the session on error: a retry reattaches to it.
     assert not devin_emulator.control.journal(method="DELETE")
+
+
+async def test_a_not_found_session_ends_the_wait_at_once_whatever_the_window(devin_emulator, api, no_retry_conn):
+    (event,) = await collect(
+        make_trigger(session_id="devin-0000000000000000000000000000dead", devin_conn_id=no_retry_conn)
+    )
+    assert event.payload["status"] == "error"
+    assert "kept failing" not in event.payload["message"]
+
+
+def test_max_poll_errors_from_old_kwargs_maps_to_a_window_never_shorter_than_the_default():
+    from airflow_provider_devin.status import DEFAULT_POLL_ERROR_WINDOW
+
+    old = make_trigger(max_poll_errors=5, poll_interval=30.0)
+    assert old.poll_error_window == DEFAULT_POLL_ERROR_WINDOW
+    slow = make_trigger(max_poll_errors=5, poll_interval=600.0)
+    assert slow.poll_error_window == 3000.0
+    assert "max_poll_errors" not in rebuild(old).serialize()[1]
+    assert make_trigger(poll_error_window=0).poll_error_window == 0.0
+
+
+@pytest.mark.parametrize("bad", [-1, "10", True])
+def test_a_bad_poll_error_window_names_the_field(bad):
+    with pytest.raises(ValueError, match="poll_error_window"):
+        make_trigger(poll_error_window=bad)
 
 
 class ListHandler(logging.Handler):
