@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_devin._compat import AirflowFailException
 from airflow_provider_devin.session import SessionSnapshot, StatusClass
@@ -74,6 +74,16 @@ DEAD_CLASSES = frozenset({StatusClass.FAILED, StatusClass.CANCELLED, StatusClass
 
 #: Pauses (seconds) between the tag searches that follow an ambiguous create failure (~15 s in all).
 AMBIGUOUS_CREATE_SEARCH_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+#: Pauses before a reattach lookup (the recorded session, the tag search) is repeated after it failed
+#: transiently (429, 5xx, no answer) *beyond* the hook's own retries: a rate-limit storm must not fail
+#: the retry whose whole point is to reattach (nor may it create meanwhile). Each pause is at least
+#: the server's ``Retry-After`` (at most :data:`REATTACH_MAX_PAUSE`); about 2 minutes in all, then the
+#: error is raised and the task's next try looks again.
+REATTACH_TRANSIENT_DELAYS = (5.0, 15.0, 30.0, 60.0)
+REATTACH_MAX_PAUSE = 300.0
+
+_T = TypeVar("_T")
 
 _READABLE_MAX = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]+")
@@ -211,7 +221,8 @@ class SessionFinder:
                 return attached
         # The store cannot know a session whose create response was lost, or whose worker died
         # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
-        for view in self.hook.find_sessions(self.tag):
+        views = self._patiently("Looking for this session by its tag", self.hook.find_sessions, self.tag)
+        for view in views:
             generation = generation_of(view.tags)
             self._highest_generation = max(self._highest_generation, generation)
             if view.session_id in self.replaced or generation < self.min_generation:
@@ -245,8 +256,25 @@ class SessionFinder:
             self.log.warning("Session %s from the task state store no longer exists in Devin.", session_id)
             return None
 
+    def _patiently(self, what: str, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)``, repeated after transient failures (see :data:`REATTACH_TRANSIENT_DELAYS`)."""
+        from airflow_provider_devin.exceptions import DevinAPIError
+
+        for delay in (*REATTACH_TRANSIENT_DELAYS, None):
+            try:
+                return call(*args)
+            except DevinAPIError as err:
+                if not err.is_transient or delay is None:
+                    raise
+                pause = min(max(delay, err.retry_after or 0.0), REATTACH_MAX_PAUSE)
+                self.log.warning(
+                    "%s failed (%s); looking again in %.0f s before anything is created.", what, _first_line(err), pause
+                )
+                self._sleep(pause)
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
     def _attach(self, session_id: str, url: str | None, where: str) -> Attached | None:
-        snapshot = self.hook.read_session(session_id)
+        snapshot = self._patiently(f"Reading Devin session {session_id}", self.hook.read_session, session_id)
         view = snapshot.view
         if view.status_class in DEAD_CLASSES:
             self.replaced.append(session_id)

@@ -806,3 +806,54 @@ def test_execution_timeout_shorter_than_timeout_ends_the_wait_and_terminates_the
     assert "execution_timeout (5s)" in message and "terminated" in message
     session_id = result_of(dr, "session_id")
     assert api.deletes(devin_emulator.control) == [api.session(session_id)]
+
+
+def test_a_retry_reattaches_through_a_rate_limit_storm_without_creating(devin_emulator, api, monkeypatch):
+    import logging
+
+    from airflow_provider_devin.idempotency import SessionFinder
+
+    conn = {"conn_type": "devin", "host": devin_emulator.base_url, "password": devin_emulator.api_key}
+    monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps({**conn, "extra": {"max_retries": 0}}))
+    store, tag = StateStore(), idempotency_tag(f"storm-{uuid.uuid4()}")
+    first = run_finder(store, tag)
+    store["devin_session"] = {**store["devin_session"], "succeeded": False}
+    control = devin_emulator.control
+    # More 429s than the hook retries (none here): the recorded session's read, then the tag search.
+    control.inject_fault("GET", api.session(first.session_id), status=429, retry_after=7, times=2)
+    pauses: list[float] = []
+    finder = SessionFinder(
+        DevinHook(devin_conn_id="devin_noretry"), logging.getLogger("test.finder"), tag=tag, store=store,
+        sleep=pauses.append,
+    )  # fmt: skip
+    attached = finder.find()
+    assert attached is not None and attached.session_id == first.session_id
+    assert pauses == [7.0, 15.0]  # at least Retry-After, then the next step
+    # Without a store record the tag search is what reattaches; it rides out the storm too.
+    control.inject_fault("GET", api.sessions, status=503, times=3)
+    finder = SessionFinder(
+        DevinHook(devin_conn_id="devin_noretry"), logging.getLogger("test.finder"), tag=tag, sleep=pauses.append
+    )
+    attached = finder.find()
+    assert attached is not None and attached.session_id == first.session_id
+    assert len(api.creates(control)) == 1
+
+
+def test_a_reattach_lookup_gives_up_after_its_bounded_patience_and_never_creates(devin_emulator, api, monkeypatch):
+    import logging
+
+    from airflow_provider_devin.exceptions import DevinRateLimitError
+    from airflow_provider_devin.idempotency import REATTACH_TRANSIENT_DELAYS, SessionFinder
+
+    conn = {"conn_type": "devin", "host": devin_emulator.base_url, "password": devin_emulator.api_key}
+    monkeypatch.setenv("AIRFLOW_CONN_DEVIN_NORETRY", json.dumps({**conn, "extra": {"max_retries": 0}}))
+    tag = idempotency_tag(f"storm-{uuid.uuid4()}")
+    devin_emulator.control.inject_fault("GET", api.sessions, status=429, retry_after=1, times=100)
+    pauses: list[float] = []
+    finder = SessionFinder(
+        DevinHook(devin_conn_id="devin_noretry"), logging.getLogger("test.finder"), tag=tag, sleep=pauses.append
+    )
+    with pytest.raises(DevinRateLimitError):
+        finder.find()
+    assert pauses == list(REATTACH_TRANSIENT_DELAYS)
+    assert not api.creates(devin_emulator.control)
