@@ -125,6 +125,26 @@ class EmulatorControl:
             },
         )
 
+    def start_rate_limit(self, duration_s: float, retry_after_s: float = 5.0) -> dict[str, Any]:
+        """A rate-limit storm: for ``duration_s`` real seconds every Devin API request (any method,
+        any path, v1 and v3) is answered 429 with ``Retry-After: retry_after_s``, before any fault
+        rule. Journal entries carry the storm's ``fault`` id. Ends on its own, or with
+        :meth:`stop_rate_limit` or :meth:`reset`.
+
+        :param duration_s: How long the storm lasts, in real seconds (> 0).
+        :param retry_after_s: The ``Retry-After`` every answer carries (>= 0).
+        :return: ``{"active", "remaining_s", "retry_after_s", "answered", "fault_id"}``.
+        """
+        return self._call("POST", "/rate-limit", {"duration_s": duration_s, "retry_after_s": retry_after_s})
+
+    def rate_limit(self) -> dict[str, Any]:
+        """The storm's state: ``active``, ``answered`` (requests it answered 429), ``remaining_s``..."""
+        return self._call("GET", "/rate-limit")
+
+    def stop_rate_limit(self) -> dict[str, Any]:
+        """End the storm now; returns ``{"active": False, "answered": n}``."""
+        return self._call("DELETE", "/rate-limit")
+
     def faults(self) -> list[dict[str, Any]]:
         """The rules still waiting for matching requests."""
         return self._call("GET", "/faults")

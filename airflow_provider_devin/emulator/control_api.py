@@ -31,6 +31,11 @@ class FaultParams(BaseModel):
     after_processing: bool = False
 
 
+class RateLimitParams(BaseModel):
+    duration_s: float = Field(gt=0)
+    retry_after_s: float = Field(default=5.0, ge=0)
+
+
 class ScenarioParams(BaseModel):
     scenario: str
 
@@ -177,6 +182,23 @@ def build_router(state: EmulatorState) -> APIRouter:
     async def default_scenario(params: ScenarioParams) -> JSONResponse:
         state.set_default_scenario(params.scenario)
         return JSONResponse({"scenario": params.scenario})
+
+    @router.post("/rate-limit")
+    async def start_rate_limit(params: RateLimitParams) -> JSONResponse:
+        with state.lock:
+            return JSONResponse(state.faults.start_storm(params.duration_s, params.retry_after_s).as_dict())
+
+    @router.get("/rate-limit")
+    async def rate_limit() -> JSONResponse:
+        with state.lock:
+            storm = state.faults.storm
+            return JSONResponse(storm.as_dict() if storm is not None else {"active": False, "answered": 0})
+
+    @router.delete("/rate-limit")
+    async def stop_rate_limit() -> JSONResponse:
+        with state.lock:
+            storm, state.faults.storm = state.faults.storm, None
+            return JSONResponse({"active": False, "answered": storm.answered if storm is not None else 0})
 
     @router.get("/faults")
     async def list_faults() -> JSONResponse:

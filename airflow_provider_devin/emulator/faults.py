@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,11 +71,48 @@ class Fault:
         return asdict(self)
 
 
+@dataclass
+class RateLimitStorm:
+    """Every Devin API request gets 429 with ``Retry-After`` until ``until`` (monotonic seconds).
+
+    :param until: When the storm ends (``time.monotonic()``; real time, not the emulator clock).
+    :param retry_after: The ``Retry-After`` seconds every answer carries.
+    :param fault: The rule the answers are made from (its ``fault_id`` marks journal entries).
+    :param answered: How many requests it answered so far.
+    """
+
+    until: float
+    retry_after: float
+    fault: Fault
+    answered: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        remaining = max(0.0, self.until - time.monotonic())
+        return {
+            "active": remaining > 0,
+            "remaining_s": remaining,
+            "retry_after_s": self.retry_after,
+            "answered": self.answered,
+            "fault_id": self.fault.fault_id,
+        }
+
+
 class FaultBook:
-    """The active rules; the caller holds the state lock."""
+    """The active rules (and a rate-limit storm, if any); the caller holds the state lock."""
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self.storm: RateLimitStorm | None = None
+
+    def start_storm(self, duration: float, retry_after: float) -> RateLimitStorm:
+        """From now on, for ``duration`` real seconds, answer every API request 429 (before any rule)."""
+        if duration <= 0:
+            raise ValueError(f"duration_s must be > 0, got {duration}")
+        if retry_after < 0:
+            raise ValueError(f"retry_after_s must be >= 0, got {retry_after}")
+        fault = Fault("*", "*", status=429, retry_after=retry_after)
+        self.storm = RateLimitStorm(time.monotonic() + duration, retry_after, fault)
+        return self.storm
 
     def add(self, fault: Fault) -> Fault:
         self._faults.append(fault)
@@ -82,6 +120,10 @@ class FaultBook:
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first rule matching this request, using up one of its ``times``."""
+        storm = self.storm
+        if storm is not None and time.monotonic() < storm.until:
+            storm.answered += 1
+            return storm.fault
         for fault in self._faults:
             if fault.matches(method, path):
                 fault.times -= 1
@@ -92,6 +134,7 @@ class FaultBook:
 
     def clear(self) -> None:
         self._faults.clear()
+        self.storm = None
 
     def active(self) -> list[dict[str, Any]]:
         return [fault.as_dict() for fault in self._faults]

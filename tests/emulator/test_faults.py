@@ -133,3 +133,33 @@ def test_before_processing_faults_do_not_reach_the_app(client, emulator):
     emulator.control.inject_fault("POST", "/v1/sessions", status=502)
     assert client.post("/v1/sessions", json={"prompt": "x"}).status_code == 502
     assert emulator.control.sessions() == []
+
+
+def test_a_rate_limit_storm_answers_every_api_request_429_until_it_ends(client, emulator):
+    session_id = client.create()["session_id"]
+    storm = emulator.control.start_rate_limit(0.6, retry_after_s=3)
+    assert storm["active"] and storm["retry_after_s"] == 3
+    answers = [
+        client.get("/v1/sessions"),
+        client.get(f"/v1/sessions/{session_id}"),
+        client.post(f"/v1/sessions/{session_id}/message", json={"message": "hi"}),
+    ]
+    assert [answer.status_code for answer in answers] == [429, 429, 429]
+    assert {answer.headers["Retry-After"] for answer in answers} == {"3"}
+    assert emulator.control.health(), "the control API is never rate-limited"
+    assert emulator.control.rate_limit()["answered"] == 3
+    journal = emulator.control.journal()
+    assert [entry["status"] for entry in journal[-3:]] == [429, 429, 429]
+    assert {entry["fault"] for entry in journal[-3:]} == {storm["fault_id"]}
+    time.sleep(0.7)
+    assert client.get(f"/v1/sessions/{session_id}").status_code == 200
+    assert emulator.control.rate_limit()["active"] is False
+
+
+def test_a_rate_limit_storm_can_be_stopped_early_and_is_checked(client, emulator):
+    emulator.control.start_rate_limit(60, retry_after_s=1)
+    assert client.get("/v1/sessions").status_code == 429
+    assert emulator.control.stop_rate_limit() == {"active": False, "answered": 1}
+    assert client.get("/v1/sessions").status_code == 200
+    with pytest.raises(EmulatorControlError):
+        emulator.control.start_rate_limit(0)
