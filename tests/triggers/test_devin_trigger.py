@@ -317,3 +317,34 @@ async def test_a_trigger_does_not_log_again_the_status_the_worker_already_logged
     (event,) = await collect(trigger)
     assert event.payload["status"] == "timeout"
     assert not [line for line in log.lines if line.startswith("Devin status:")]
+
+
+async def test_a_trigger_rebuilt_from_its_kwargs_logs_only_what_the_worker_had_not_logged(devin_emulator, api):
+    """No log storm on a triggerer start: the worker's position and last status travel in the kwargs."""
+    from airflow_provider_devin.status import OnBlocked, SessionWatch, StatusPolicy
+
+    sid = create_session("finish")
+    devin_emulator.control.advance(45)  # the three progress messages exist, the session still works
+    worker_log = logging.getLogger("test.worker")
+    watch = SessionWatch(StatusPolicy(on_blocked=OnBlocked.SUCCEED), sid, worker_log)
+    snapshot = DevinHook().read_session(sid)
+    assert not watch.observe(snapshot).outcome.is_terminal
+    already = [m.text for m in snapshot.new_messages if m.from_devin]
+    assert len(already) == 3
+    # As the operator defers, then as a triggerer (re)starts it: from the serialized kwargs only.
+    deferred = make_trigger(
+        session_id=sid,
+        position=watch.position.encode(),
+        last_status=watch.last_label,
+        previous_class=watch.previous_class.value if watch.previous_class else None,
+    )
+    trigger = rebuild(deferred)
+    assert not any(text in json.dumps(trigger.serialize()[1]) for text in already), "a position, not message text"
+    log = capture_log(trigger)
+    (event,) = await collect(trigger)
+    assert event.payload["status"] == "success"
+    messages = [line.removeprefix("Devin: ") for line in log.lines if line.startswith("Devin: ")]
+    statuses = [line for line in log.lines if line.startswith("Devin status:")]
+    assert messages == [event.payload["summary"]["last_devin_message"]]  # only the one written after deferral
+    assert len(statuses) == 1 and statuses[0].endswith("finished")  # the change, not the status it started in
+    assert len(log.lines) == 1 + len(messages) + len(statuses)  # plus the line naming the session
