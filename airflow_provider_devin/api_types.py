@@ -67,20 +67,26 @@ class SessionMessage(TypedDict):
     user_id: NotRequired[str | None]
 
 
-class _SessionFields(TypedDict):
-    """Fields a session has in both the list and the details responses."""
+class _SessionBody(TypedDict):
+    """Fields every session body has, on both API versions."""
 
     session_id: str
     status: str
+    structured_output: NotRequired[Any]
+    title: NotRequired[str | None]
+    playbook_id: NotRequired[str | None]
+
+
+class _SessionFields(_SessionBody):
+    """Fields a v1 session has in both the list and the details responses (and ``session_id``,
+    ``status``, ``title``, ``playbook_id``, ``structured_output``)."""
+
     created_at: str
     updated_at: str
     status_enum: NotRequired[str | None]
-    title: NotRequired[str | None]
-    playbook_id: NotRequired[str | None]
     snapshot_id: NotRequired[str | None]
     tags: NotRequired[list[str] | None]
     pull_request: NotRequired[PullRequest | None]
-    structured_output: NotRequired[Any]
 
 
 class SessionSummary(_SessionFields):
@@ -217,16 +223,17 @@ class PullRequestV3(TypedDict):
     pr_state: str | None
 
 
-class SessionResponse(TypedDict):
-    """A v3 session (create, get, list items, message, terminate, archive, unarchive).
+class SessionResponse(_SessionBody):
+    """A v3 session (create, get, list items, message, terminate, archive, unarchive): the fields
+    below plus ``session_id``, ``status`` (``new``, ``claimed``, ``running``, ``exit``, ``error``,
+    ``suspended``, ``resuming``; others may appear), ``title``, ``playbook_id`` and
+    ``structured_output``.
 
     ``status_detail``, ``structured_output`` and ``category`` are filled only on get and list.
     Timestamps are integer epoch seconds.
     """
 
-    session_id: str
     url: str
-    status: str  # new | claimed | running | exit | error | suspended | resuming | (others may appear)
     tags: list[str]
     org_id: str
     created_at: int
@@ -234,11 +241,8 @@ class SessionResponse(TypedDict):
     acus_consumed: float
     pull_requests: list[PullRequestV3]
     status_detail: NotRequired[str | None]
-    structured_output: NotRequired[Any]
-    title: NotRequired[str | None]
     user_id: NotRequired[str | None]
     service_user_id: NotRequired[str | None]
-    playbook_id: NotRequired[str | None]
     parent_session_id: NotRequired[str | None]
     child_session_ids: NotRequired[list[str] | None]
     is_archived: NotRequired[bool]

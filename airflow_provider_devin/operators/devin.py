@@ -52,6 +52,9 @@ _OPTIONAL_CREATE_FIELDS = (
     "platform",
 )
 
+#: A create argument that is a list of strings (tags, ids, repositories), or ``None``.
+_Strings = Sequence[str] | None
+
 
 class DevinCreateSessionOperator(DevinSessionWaitOperator):
     """Create a Devin session (exactly once per task instance) and wait for its result.
@@ -137,6 +140,24 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
     template_ext: Sequence[str] = ()
     template_fields_renderers = {"prompt": "md"}
 
+    # The create arguments as attributes (set from __init__'s table; rendered in place when templated).
+    prompt: str
+    title: str | None
+    tags: _Strings
+    playbook_id: str | None
+    snapshot_id: str | None
+    knowledge_ids: _Strings
+    secret_ids: _Strings
+    structured_output_schema: Mapping[str, Any] | str | None
+    max_acu_limit: int | None
+    unlisted: bool | None
+    repos: _Strings
+    structured_output_required: bool | None
+    devin_mode: str | None
+    create_as_user_id: str | None
+    resumable: bool | None
+    platform: str | None
+
     def __init__(
         self,
         *,
@@ -168,25 +189,28 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         super().__init__(**kwargs)
         from airflow_provider_devin.validation import validate_max_acu_limit
 
-        self.reuse_finished_session = reuse_finished_session
-
-        self.prompt = prompt
-        self.title = title
-        self.tags = tags
-        self.playbook_id = playbook_id
-        self.snapshot_id = snapshot_id
-        self.knowledge_ids = knowledge_ids
-        self.secret_ids = secret_ids
         _inputs.check_schema_argument(structured_output_schema)
-        self.structured_output_schema = structured_output_schema
-        self.max_acu_limit = validate_max_acu_limit(max_acu_limit)
-        self.unlisted = unlisted
-        self.repos = repos
-        self.structured_output_required = structured_output_required
-        self.devin_mode = devin_mode
-        self.create_as_user_id = create_as_user_id
-        self.resumable = resumable
-        self.platform = platform
+        # The create arguments, each kept under its own name (the template fields are rendered there).
+        create_arguments = {
+            "prompt": prompt,
+            "title": title,
+            "tags": tags,
+            "playbook_id": playbook_id,
+            "snapshot_id": snapshot_id,
+            "knowledge_ids": knowledge_ids,
+            "secret_ids": secret_ids,
+            "structured_output_schema": structured_output_schema,
+            "max_acu_limit": validate_max_acu_limit(max_acu_limit),
+            "unlisted": unlisted,
+            "repos": repos,
+            "structured_output_required": structured_output_required,
+            "devin_mode": devin_mode,
+            "create_as_user_id": create_as_user_id,
+            "resumable": resumable,
+            "platform": platform,
+        }
+        for name, value in create_arguments.items():
+            setattr(self, name, value)
         # Not template fields on purpose: rendered in execute() so that secret values never reach
         # the rendered-fields table, and attachment paths such as "notes.md" are never mistaken for
         # template files.
@@ -194,6 +218,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         self.attachments = _inputs.check_attachments_argument(attachments)
         self.terminate_on_kill = terminate_on_kill
         self.require_structured_output = require_structured_output
+        self.reuse_finished_session = reuse_finished_session
         self._session_id: str | None = None
 
     def _render_inputs(self, context: Context) -> None:
