@@ -16,12 +16,27 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "V3_BUDGET_DETAILS",
     "MessagePosition",
     "SessionMessage",
     "SessionSnapshot",
     "SessionView",
     "StatusClass",
 ]
+
+#: The v3 ``status_detail`` words of a session ``suspended`` for want of ACUs, credits, quota or
+#: payment (``devin-api-v3.md`` §4.6): :attr:`StatusClass.OUT_OF_BUDGET`, never retried. The
+#: emulator has a scenario for each.
+V3_BUDGET_DETAILS = (
+    "usage_limit_exceeded",
+    "out_of_credits",
+    "out_of_quota",
+    "no_quota_allocation",
+    "payment_declined",
+    "org_usage_limit_exceeded",
+    "user_usage_limit_exceeded",
+    "total_session_limit_exceeded",
+)
 
 
 class StatusClass(str, Enum):

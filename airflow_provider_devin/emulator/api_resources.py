@@ -52,18 +52,7 @@ def build_router(state: EmulatorState) -> APIRouter:
     @router.post("/secrets")
     async def create_secret(params: CreateSecretParams, request: Request) -> JSONResponse:
         with state.lock:
-            if any(secret["key"] == params.key for secret in state.secrets.values()):
-                raise ApiError(409, f"A secret with key {params.key!r} already exists in this organization.")
-            secret_id = f"secret-{uuid.uuid4().hex}"
-            state.secrets[secret_id] = {
-                "id": secret_id,
-                "type": params.type,
-                "key": params.key,
-                "created_at": state.clock.isoformat(state.clock.now()),
-                "sensitive": params.sensitive,
-                "note": params.note,
-                "value_sha256": hashlib.sha256(params.value.encode()).hexdigest(),
-            }
+            secret_id = add_secret(state, params.type, params.key, params.value, params.sensitive, params.note)["id"]
             state.touch_resource(secret_id, state.key_info(api_key(request)).user_id, created=True)
         return JSONResponse({"id": secret_id})
 
@@ -133,25 +122,8 @@ def build_router(state: EmulatorState) -> APIRouter:
     async def create_playbook(params: PlaybookParams, request: Request) -> JSONResponse:
         with state.lock:
             email = state.user_for(api_key(request))
-            stamp = state.clock.isoformat(state.clock.now())
-            playbook_id = f"playbook-{uuid.uuid4().hex}"
-            playbook = {
-                "playbook_id": playbook_id,
-                "title": params.title,
-                "body": params.body,
-                "status": "published",
-                "access_type": "team",
-                "org_id": ORG_ID,
-                "created_at": stamp,
-                "updated_at": stamp,
-                "created_by_user_id": _user_id(email),
-                "created_by_user_name": email.split("@")[0],
-                "updated_by_user_id": _user_id(email),
-                "updated_by_user_name": email.split("@")[0],
-                "macro": params.macro,
-            }
-            state.playbooks[playbook_id] = playbook
-            state.touch_resource(playbook_id, _user_id(email), created=True)
+            playbook = add_playbook(state, params, ORG_ID, _user_id(email), email.split("@")[0])
+            state.touch_resource(playbook["playbook_id"], _user_id(email), created=True)
             return JSONResponse(dict(playbook))
 
     @router.get("/playbooks/{playbook_id}")
@@ -164,14 +136,7 @@ def build_router(state: EmulatorState) -> APIRouter:
         with state.lock:
             playbook = _playbook(state, playbook_id)
             email = state.user_for(api_key(request))
-            playbook.update(
-                title=params.title,
-                body=params.body,
-                macro=params.macro,
-                updated_at=state.clock.isoformat(state.clock.now()),
-                updated_by_user_id=_user_id(email),
-                updated_by_user_name=email.split("@")[0],
-            )
+            edit_playbook(state, playbook, params, _user_id(email), email.split("@")[0])
             state.touch_resource(playbook_id, _user_id(email))
         return JSONResponse({"status": "success"})
 
@@ -184,6 +149,66 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse({"status": "success"})
 
     return router
+
+
+# --- the records v1 and v3 share (the caller holds ``state.lock``) ----------------------------------
+
+
+def add_secret(
+    state: EmulatorState, type: str, key: str, value: str, sensitive: bool, note: str | None
+) -> dict[str, Any]:
+    """Store a new org secret (only a hash of its value); a key already in use is a 409."""
+    if any(secret["key"] == key for secret in state.secrets.values()):
+        raise ApiError(409, f"A secret with key {key!r} already exists in this organization.")
+    secret_id = f"secret-{uuid.uuid4().hex}"
+    state.secrets[secret_id] = {
+        "id": secret_id,
+        "type": type,
+        "key": key,
+        "created_at": state.clock.isoformat(state.clock.now()),
+        "sensitive": sensitive,
+        "note": note,
+        "value_sha256": hashlib.sha256(value.encode()).hexdigest(),
+    }
+    return state.secrets[secret_id]
+
+
+def add_playbook(
+    state: EmulatorState, params: PlaybookParams, org_id: str, user_id: str, user_name: str
+) -> dict[str, Any]:
+    """Store a new published team playbook, created and last updated by ``user_id``."""
+    stamp = state.clock.isoformat(state.clock.now())
+    playbook_id = f"playbook-{uuid.uuid4().hex}"
+    state.playbooks[playbook_id] = {
+        "playbook_id": playbook_id,
+        "title": params.title,
+        "body": params.body,
+        "status": "published",
+        "access_type": "team",
+        "org_id": org_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "created_by_user_id": user_id,
+        "created_by_user_name": user_name,
+        "updated_by_user_id": user_id,
+        "updated_by_user_name": user_name,
+        "macro": params.macro,
+    }
+    return state.playbooks[playbook_id]
+
+
+def edit_playbook(
+    state: EmulatorState, playbook: dict[str, Any], params: PlaybookParams, user_id: str, user_name: str
+) -> None:
+    """Replace a playbook's title, body and macro, as updated by ``user_id`` now."""
+    playbook.update(
+        title=params.title,
+        body=params.body,
+        macro=params.macro,
+        updated_at=state.clock.isoformat(state.clock.now()),
+        updated_by_user_id=user_id,
+        updated_by_user_name=user_name,
+    )
 
 
 async def store_upload(state: EmulatorState, file: UploadFile) -> tuple[str, str]:

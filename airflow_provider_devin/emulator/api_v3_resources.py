@@ -3,22 +3,32 @@
 A note, playbook or secret created through one version is visible through the other; the v3
 views (``v3_views``) add what v1 never stored (integer times, ``is_enabled``...) from the
 state's ``resource_meta``.
+
+The GET, PUT and DELETE of one resource are built by one helper each (``add_*_route``); this module
+does not postpone annotations, so the body model a PUT route is built with is a real class that
+FastAPI can read.
 """
 
-from __future__ import annotations
-
-import hashlib
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from airflow_provider_devin.emulator import v3_views
-from airflow_provider_devin.emulator.api_resources import redirect_to_blob, store_upload
+from airflow_provider_devin.emulator.api_resources import (
+    add_playbook,
+    add_secret,
+    edit_playbook,
+    redirect_to_blob,
+    store_upload,
+)
 from airflow_provider_devin.emulator.api_sessions import base_url
 from airflow_provider_devin.emulator.api_v3_sessions import ORG, First, principal
+from airflow_provider_devin.emulator.keys import ApiKey
 from airflow_provider_devin.emulator.models_v3 import (
     KnowledgeNoteCreateRequest,
     PlaybookCreateRequest,
@@ -26,6 +36,10 @@ from airflow_provider_devin.emulator.models_v3 import (
 )
 from airflow_provider_devin.emulator.problem import DEFAULT_PAGE, ApiError, paginate
 from airflow_provider_devin.emulator.state import EmulatorState
+
+#: Finds a stored resource by its id (a 404 ``ApiError`` when there is none); shows one as v3 does.
+Find = Callable[[str], dict[str, Any]]
+Render = Callable[[dict[str, Any]], dict[str, Any]]
 
 NOTES = ORG + "/knowledge/notes"
 PLAYBOOKS = ORG + "/playbooks"
@@ -46,6 +60,76 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     def secret_view(secret: dict[str, Any]) -> dict[str, Any]:
         return v3_views.secret_view(secret, meta(secret["id"]), state.clock)
+
+    # -- what the resources share: a page in creation order; the GET, PUT and DELETE of one ---
+
+    def page(
+        items: Iterable[dict[str, Any]],
+        *,
+        kind: str,
+        id_key: str,
+        first: int,
+        after: str | None,
+        render: Render = dict,
+    ) -> JSONResponse:
+        """One page of ``items`` (each found by its ``id_key``), oldest first."""
+        listed = list(items)
+        key = lambda item: meta(item[id_key])["sequence"]  # noqa: E731
+        return JSONResponse(paginate(listed, kind=kind, key=key, first=first, after=after, render=render))
+
+    def add_list_route(
+        path: str,
+        kind: str,
+        id_key: str,
+        live: Callable[[], Iterable[dict[str, Any]]],
+        render: Render,
+    ) -> None:
+        """``GET path``: a page of what ``live()`` returns (call under the lock), as ``render`` shows it."""
+
+        @router.get(path, name=f"list_{kind}")
+        async def list_resources(
+            org_id: str, request: Request, first: First = DEFAULT_PAGE, after: str | None = None
+        ) -> JSONResponse:
+            principal(state, request, org_id)
+            with state.lock:
+                return page(live(), kind=kind, id_key=id_key, first=first, after=after, render=render)
+
+    def add_get_route(path: str, kind: str, find: Find, render: Render) -> None:
+        """``GET path/{id}``: the resource ``find`` returns (or raises a 404 for), as ``render`` shows it."""
+
+        @router.get(path + "/{resource_id}", name=f"get_{kind}")
+        async def get_resource(org_id: str, resource_id: str, request: Request) -> JSONResponse:
+            principal(state, request, org_id)
+            with state.lock:
+                return JSONResponse(render(find(resource_id)))
+
+    def add_put_route(
+        path: str, kind: str, model: type[BaseModel], find: Find, apply: Callable[..., None], render: Render
+    ) -> None:
+        """``PUT path/{id}``: ``apply(resource, params, key)`` to the resource ``find`` returns, under
+        the lock (``params``: the body, a ``model``); answers with its new view."""
+
+        @router.put(path + "/{resource_id}", name=f"update_{kind}")
+        async def update_resource(org_id: str, resource_id: str, params: model, request: Request) -> JSONResponse:  # type: ignore[valid-type]
+            key = principal(state, request, org_id)
+            with state.lock:
+                resource = find(resource_id)
+                apply(resource, params, key)
+                return JSONResponse(render(resource))
+
+    def add_delete_route(
+        path: str, kind: str, find: Find, remove: Callable[[dict[str, Any]], object], render: Render
+    ) -> None:
+        """``DELETE path/{id}``: ``remove`` the resource ``find`` returns; answers with its view from before."""
+
+        @router.delete(path + "/{resource_id}", name=f"delete_{kind}")
+        async def delete_resource(org_id: str, resource_id: str, request: Request) -> JSONResponse:
+            principal(state, request, org_id)
+            with state.lock:
+                resource = find(resource_id)
+                view = render(resource)
+                remove(resource)
+                return JSONResponse(view)
 
     # -- attachments --------------------------------------------------------------------------
 
@@ -74,13 +158,7 @@ def build_router(state: EmulatorState) -> APIRouter:
             raise ApiError(404, f"Knowledge folder {folder_id} not found.")
 
     def store_note(note: dict[str, Any], params: KnowledgeNoteCreateRequest) -> None:
-        note.update(
-            name=params.name,
-            body=params.body,
-            trigger_description=params.trigger,
-            parent_folder_id=params.folder_id,
-            pinned_repo=params.pinned_repo,
-        )
+        note.update({stored: getattr(params, field) for field, stored in v3_views.NOTE_FIELDS.items()})
 
     @router.get(NOTES)
     async def list_notes(
@@ -102,10 +180,7 @@ def build_router(state: EmulatorState) -> APIRouter:
             if search:
                 needle = search.lower()
                 views = [v for v in views if needle in v["name"].lower() or needle in v["body"].lower()]
-            order = {note_id: meta(note_id)["sequence"] for note_id in state.knowledge}
-            return JSONResponse(
-                paginate(views, kind="notes", key=lambda v: order[v["note_id"]], first=first, after=after)
-            )
+            return page(views, kind="notes", id_key="note_id", first=first, after=after)
 
     @router.post(NOTES)
     async def create_note(org_id: str, params: KnowledgeNoteCreateRequest, request: Request) -> JSONResponse:
@@ -126,33 +201,16 @@ def build_router(state: EmulatorState) -> APIRouter:
             )
             return JSONResponse(note_view(note))
 
-    @router.get(NOTES + "/{note_id}")
-    async def get_note(org_id: str, note_id: str, request: Request) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            return JSONResponse(note_view(find_note(note_id)))
+    def update_note(note: dict[str, Any], params: KnowledgeNoteCreateRequest, key: ApiKey) -> None:
+        check_folder(params.folder_id)
+        store_note(note, params)
+        changed = state.touch_resource(note["id"], key.user_id)
+        if params.is_enabled is not None:
+            changed["is_enabled"] = params.is_enabled
 
-    @router.put(NOTES + "/{note_id}")
-    async def update_note(
-        org_id: str, note_id: str, params: KnowledgeNoteCreateRequest, request: Request
-    ) -> JSONResponse:
-        key = principal(state, request, org_id)
-        with state.lock:
-            note = find_note(note_id)
-            check_folder(params.folder_id)
-            store_note(note, params)
-            changed = state.touch_resource(note_id, key.user_id)
-            if params.is_enabled is not None:
-                changed["is_enabled"] = params.is_enabled
-            return JSONResponse(note_view(note))
-
-    @router.delete(NOTES + "/{note_id}")
-    async def delete_note(org_id: str, note_id: str, request: Request) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            view = note_view(find_note(note_id))
-            del state.knowledge[note_id]
-            return JSONResponse(view)
+    add_get_route(NOTES, "note", find_note, note_view)
+    add_put_route(NOTES, "note", KnowledgeNoteCreateRequest, find_note, update_note, note_view)
+    add_delete_route(NOTES, "note", find_note, lambda note: state.knowledge.pop(note["id"]), note_view)
 
     # -- playbooks ----------------------------------------------------------------------------
 
@@ -162,132 +220,50 @@ def build_router(state: EmulatorState) -> APIRouter:
             raise ApiError(404, f"Playbook {playbook_id} not found.")
         return playbook
 
-    @router.get(PLAYBOOKS)
-    async def list_playbooks(
-        org_id: str, request: Request, first: First = DEFAULT_PAGE, after: str | None = None
-    ) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            live = [p for p in state.playbooks.values() if p["status"] == "published"]
-            return JSONResponse(
-                paginate(
-                    live,
-                    kind="playbooks",
-                    key=lambda p: meta(p["playbook_id"])["sequence"],
-                    first=first,
-                    after=after,
-                    render=playbook_view,
-                )
-            )
+    def live_playbooks() -> list[dict[str, Any]]:
+        return [p for p in state.playbooks.values() if p["status"] == "published"]
+
+    add_list_route(PLAYBOOKS, "playbooks", "playbook_id", live_playbooks, playbook_view)
 
     @router.post(PLAYBOOKS)
     async def create_playbook(org_id: str, params: PlaybookCreateRequest, request: Request) -> JSONResponse:
         key = principal(state, request, org_id)
         with state.lock:
-            stamp = state.clock.isoformat(state.clock.now())
-            playbook_id = f"playbook-{uuid.uuid4().hex}"
-            name = key.email.split("@")[0]
-            playbook = {
-                "playbook_id": playbook_id,
-                "title": params.title,
-                "body": params.body,
-                "status": "published",
-                "access_type": "team",
-                "org_id": org_id,
-                "created_at": stamp,
-                "updated_at": stamp,
-                "created_by_user_id": key.service_user_id or key.user_id,
-                "created_by_user_name": name,
-                "updated_by_user_id": key.service_user_id or key.user_id,
-                "updated_by_user_name": name,
-                "macro": params.macro,
-            }
-            state.playbooks[playbook_id] = playbook
-            state.touch_resource(playbook_id, key.user_id, created=True)
+            playbook = add_playbook(state, params, org_id, key.service_user_id or key.user_id, key.email.split("@")[0])
+            state.touch_resource(playbook["playbook_id"], key.user_id, created=True)
             return JSONResponse(playbook_view(playbook))
 
-    @router.get(PLAYBOOKS + "/{playbook_id}")
-    async def get_playbook(org_id: str, playbook_id: str, request: Request) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            return JSONResponse(playbook_view(find_playbook(playbook_id)))
+    def update_playbook(playbook: dict[str, Any], params: PlaybookCreateRequest, key: ApiKey) -> None:
+        edit_playbook(state, playbook, params, key.service_user_id or key.user_id, key.email.split("@")[0])
+        state.touch_resource(playbook["playbook_id"], key.user_id)
 
-    @router.put(PLAYBOOKS + "/{playbook_id}")
-    async def update_playbook(
-        org_id: str, playbook_id: str, params: PlaybookCreateRequest, request: Request
-    ) -> JSONResponse:
-        key = principal(state, request, org_id)
-        with state.lock:
-            playbook = find_playbook(playbook_id)
-            playbook.update(
-                title=params.title,
-                body=params.body,
-                macro=params.macro,
-                updated_at=state.clock.isoformat(state.clock.now()),
-                updated_by_user_id=key.service_user_id or key.user_id,
-                updated_by_user_name=key.email.split("@")[0],
-            )
-            state.touch_resource(playbook_id, key.user_id)
-            return JSONResponse(playbook_view(playbook))
+    def delete_playbook(playbook: dict[str, Any]) -> None:
+        # Kept, marked deleted (v1 lists show it so); its macro is freed.
+        playbook.update(status="deleted", macro=None)
 
-    @router.delete(PLAYBOOKS + "/{playbook_id}")
-    async def delete_playbook(org_id: str, playbook_id: str, request: Request) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            playbook = find_playbook(playbook_id)
-            view = playbook_view(playbook)
-            playbook["status"] = "deleted"
-            playbook["macro"] = None
-            return JSONResponse(view)
+    add_get_route(PLAYBOOKS, "playbook", find_playbook, playbook_view)
+    add_put_route(PLAYBOOKS, "playbook", PlaybookCreateRequest, find_playbook, update_playbook, playbook_view)
+    add_delete_route(PLAYBOOKS, "playbook", find_playbook, delete_playbook, playbook_view)
 
     # -- secrets ------------------------------------------------------------------------------
 
-    @router.get(SECRETS)
-    async def list_secrets(
-        org_id: str, request: Request, first: First = DEFAULT_PAGE, after: str | None = None
-    ) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            return JSONResponse(
-                paginate(
-                    list(state.secrets.values()),
-                    kind="secrets",
-                    key=lambda s: meta(s["id"])["sequence"],
-                    first=first,
-                    after=after,
-                    render=secret_view,
-                )
-            )
+    add_list_route(SECRETS, "secrets", "id", lambda: state.secrets.values(), secret_view)
 
     @router.post(SECRETS)
     async def create_secret(org_id: str, params: SecretCreateRequest, request: Request) -> JSONResponse:
         key = principal(state, request, org_id)
         with state.lock:
-            if any(secret["key"] == params.key for secret in state.secrets.values()):
-                raise ApiError(409, f"A secret with key {params.key!r} already exists in this organization.")
-            secret_id = f"secret-{uuid.uuid4().hex}"
-            secret = {
-                "id": secret_id,
-                "type": params.type,
-                "key": params.key,
-                "created_at": state.clock.isoformat(state.clock.now()),
-                "sensitive": params.is_sensitive,
-                "note": params.note,
-                "value_sha256": hashlib.sha256(params.value.encode()).hexdigest(),
-            }
-            state.secrets[secret_id] = secret
+            secret = add_secret(state, params.type, params.key, params.value, params.is_sensitive, params.note)
+            secret_id = secret["id"]
             state.touch_resource(secret_id, key.service_user_id or key.user_id, created=True)["updated_by"] = None
             return JSONResponse(secret_view(secret))
 
-    @router.delete(SECRETS + "/{secret_id}")
-    async def delete_secret(org_id: str, secret_id: str, request: Request) -> JSONResponse:
-        principal(state, request, org_id)
-        with state.lock:
-            secret = state.secrets.get(secret_id)
-            if secret is None:
-                raise ApiError(404, f"Secret {secret_id} not found.")
-            view = secret_view(secret)
-            del state.secrets[secret_id]
-            return JSONResponse(view)
+    def find_secret(secret_id: str) -> dict[str, Any]:
+        secret = state.secrets.get(secret_id)
+        if secret is None:
+            raise ApiError(404, f"Secret {secret_id} not found.")
+        return secret
+
+    add_delete_route(SECRETS, "secret", find_secret, lambda secret: state.secrets.pop(secret["id"]), secret_view)
 
     return router

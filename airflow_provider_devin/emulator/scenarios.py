@@ -83,6 +83,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_devin.session import V3_BUDGET_DETAILS
+
 DEFAULT_SCENARIO = "finish"
 
 #: Marker for the prompt, e.g. ``"Fix the bug [emulator:scenario=pull_request]"``.
@@ -107,16 +109,7 @@ LEGACY_STATUS = {
 
 V3_STATUSES = ("new", "claimed", "running", "exit", "error", "suspended", "resuming")
 RUNNING_DETAILS = ("working", "waiting_for_user", "waiting_for_approval", "finished")
-BUDGET_REASONS = (
-    "usage_limit_exceeded",
-    "out_of_credits",
-    "out_of_quota",
-    "no_quota_allocation",
-    "payment_declined",
-    "org_usage_limit_exceeded",
-    "user_usage_limit_exceeded",
-    "total_session_limit_exceeded",
-)
+BUDGET_REASONS = V3_BUDGET_DETAILS
 SUSPEND_DETAILS = ("inactivity", "user_request", *BUDGET_REASONS, "error")
 
 #: ACUs per emulated minute of work, unless the scenario says otherwise.

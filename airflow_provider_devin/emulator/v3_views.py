@@ -91,6 +91,28 @@ def attachment_entry(
     return {"attachment_id": attachment_id, "name": name, "url": url, "source": source, "content_type": content_type}
 
 
+#: A v3 note's fields, and the names the (v1-shaped) note store keeps them under.
+NOTE_FIELDS = {
+    "name": "name",
+    "body": "body",
+    "trigger": "trigger_description",
+    "folder_id": "parent_folder_id",
+    "pinned_repo": "pinned_repo",
+}
+#: A v3 playbook's fields, and where the stored playbook keeps them.
+PLAYBOOK_FIELDS = {
+    "playbook_id": "playbook_id",
+    "title": "title",
+    "body": "body",
+    "created_by": "created_by_user_id",
+    "updated_by": "updated_by_user_id",
+    "macro": "macro",
+    "org_id": "org_id",
+}
+#: A v3 secret's fields, and where the stored secret keeps them (never its value).
+SECRET_FIELDS = {"secret_id": "id", "secret_type": "type", "key": "key", "note": "note", "is_sensitive": "sensitive"}
+
+
 def note_view(
     note: dict[str, Any], meta: dict[str, Any], clock: EmulatedClock, folders: dict[str, Any]
 ) -> dict[str, Any]:
@@ -98,48 +120,32 @@ def note_view(
     folder = folders.get(note.get("parent_folder_id") or "")
     return {
         "note_id": note["id"],
-        "name": note["name"],
-        "body": note["body"],
-        "trigger": note["trigger_description"],
-        "access_type": "org",
-        "created_at": clock.epoch(meta["created"]),
-        "updated_at": clock.epoch(meta["updated"]),
-        "folder_id": note.get("parent_folder_id"),
+        **_renamed(note, NOTE_FIELDS),
+        **_org_resource(meta, clock),
         "folder_path": f"/{folder['name']}" if folder else "/",
         "is_enabled": meta.get("is_enabled", True),
         "macro": note.get("macro"),
         "org_id": meta.get("org_id", "org-emulator"),
-        "pinned_repo": note.get("pinned_repo"),
     }
 
 
 def playbook_view(playbook: dict[str, Any], meta: dict[str, Any], clock: EmulatedClock) -> dict[str, Any]:
     """A ``PlaybookResponse`` of a playbook stored in the v1 shape."""
-    return {
-        "playbook_id": playbook["playbook_id"],
-        "title": playbook["title"],
-        "body": playbook["body"],
-        "access_type": "org",
-        "created_at": clock.epoch(meta["created"]),
-        "updated_at": clock.epoch(meta["updated"]),
-        "created_by": playbook["created_by_user_id"],
-        "updated_by": playbook["updated_by_user_id"],
-        "macro": playbook.get("macro"),
-        "org_id": playbook.get("org_id"),
-    }
+    return {**_renamed(playbook, PLAYBOOK_FIELDS), **_org_resource(meta, clock)}
 
 
 def secret_view(secret: dict[str, Any], meta: dict[str, Any], clock: EmulatedClock) -> dict[str, Any]:
     """A ``SecretResponse`` of a secret stored in the v1 shape (never its value)."""
-    return {
-        "secret_id": secret["id"],
-        "secret_type": secret["type"],
-        "key": secret["key"],
-        "note": secret.get("note"),
-        "is_sensitive": secret["sensitive"],
-        "access_type": "org",
-        "created_at": clock.epoch(meta["created"]),
-        "created_by": meta["created_by"],
-        "updated_at": clock.epoch(meta["updated"]),
-        "updated_by": meta.get("updated_by"),
-    }
+    authors = {"created_by": meta["created_by"], "updated_by": meta.get("updated_by")}
+    return {**_renamed(secret, SECRET_FIELDS), **_org_resource(meta, clock), **authors}
+
+
+def _renamed(stored: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """``{v3 name: stored value}`` for each ``v3 name: stored name`` of ``names``."""
+    return {v3_name: stored.get(stored_name) for v3_name, stored_name in names.items()}
+
+
+def _org_resource(meta: dict[str, Any], clock: EmulatedClock) -> dict[str, Any]:
+    """What every org resource view carries: ``access_type`` and the created/updated epoch seconds."""
+    created, updated = clock.epoch(meta["created"]), clock.epoch(meta["updated"])
+    return {"access_type": "org", "created_at": created, "updated_at": updated}

@@ -28,7 +28,7 @@ from urllib.parse import quote
 from airflow_provider_devin.hooks import _dialect
 from airflow_provider_devin.hooks._dialect import ApiDialect, KnowledgeFields, Page, playbook_body
 from airflow_provider_devin.hooks._http import ApiRequest, response_error
-from airflow_provider_devin.session import SessionView, StatusClass
+from airflow_provider_devin.session import V3_BUDGET_DETAILS, SessionView, StatusClass
 from airflow_provider_devin.validation import (
     check_list,
     require_id,
@@ -51,18 +51,7 @@ MAX_SECRET_VALUE_CHARS = 65536
 EPOCH_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
 
 #: ``suspended`` + one of these: out of ACUs, credits, quota or payment (never retried).
-BUDGET_DETAILS = frozenset(
-    {
-        "usage_limit_exceeded",
-        "out_of_credits",
-        "out_of_quota",
-        "no_quota_allocation",
-        "payment_declined",
-        "org_usage_limit_exceeded",
-        "user_usage_limit_exceeded",
-        "total_session_limit_exceeded",
-    }
-)
+BUDGET_DETAILS = frozenset(V3_BUDGET_DETAILS)
 _STARTING = frozenset({"new", "claimed", "resuming", "creating"})
 _RUNNING: dict[str | None, StatusClass] = {
     None: StatusClass.WORKING,
