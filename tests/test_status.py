@@ -7,7 +7,14 @@ import logging
 
 import pytest
 
-from airflow_provider_devin.session import MessagePosition, SessionMessage, SessionSnapshot, SessionView, StatusClass
+from airflow_provider_devin.session import (
+    V3_BUDGET_DETAILS,
+    MessagePosition,
+    SessionMessage,
+    SessionSnapshot,
+    SessionView,
+    StatusClass,
+)
 from airflow_provider_devin.status import (
     EVENT_STATUSES,
     OnBlocked,
@@ -67,19 +74,7 @@ def test_a_session_waiting_for_a_person_follows_on_blocked(on_blocked, outcome, 
     assert policy.blocked_is_success() is success
 
 
-@pytest.mark.parametrize(
-    "detail",
-    [
-        "usage_limit_exceeded",
-        "out_of_credits",
-        "out_of_quota",
-        "no_quota_allocation",
-        "payment_declined",
-        "org_usage_limit_exceeded",
-        "user_usage_limit_exceeded",
-        "total_session_limit_exceeded",
-    ],
-)
+@pytest.mark.parametrize("detail", V3_BUDGET_DETAILS)
 def test_budget_suspensions_fail_at_once_without_retries_naming_reason_and_session(detail):
     verdict = StatusPolicy(max_acu_limit=7).decide(view(StatusClass.OUT_OF_BUDGET, "suspended", detail))
     assert verdict.outcome is WaitOutcome.FAILED

@@ -8,7 +8,7 @@ from airflow_provider_devin.exceptions import DevinResponseError
 from airflow_provider_devin.hooks._dialect import CreateSessionFields, SnapshotReader, UnsupportedInVersion
 from airflow_provider_devin.hooks._v1 import V1Dialect
 from airflow_provider_devin.hooks._v3 import V3Dialect, classify, devin_id, read_cursor_page, read_self_org_id
-from airflow_provider_devin.session import MessagePosition, StatusClass
+from airflow_provider_devin.session import V3_BUDGET_DETAILS, MessagePosition, StatusClass
 
 V1 = V1Dialect()
 V3 = V3Dialect("org-abc123")
@@ -238,17 +238,6 @@ def test_v1_session_pages_continue_at_the_next_offset_only_after_a_full_page():
 
 # --- readers ------------------------------------------------------------------------------------
 
-BUDGET = [
-    "usage_limit_exceeded",
-    "out_of_credits",
-    "out_of_quota",
-    "no_quota_allocation",
-    "payment_declined",
-    "org_usage_limit_exceeded",
-    "user_usage_limit_exceeded",
-    "total_session_limit_exceeded",
-]
-
 
 @pytest.mark.parametrize(
     ("status", "detail", "expected"),
@@ -271,7 +260,7 @@ BUDGET = [
         ("error", None, StatusClass.FAILED),
         ("teleported", None, StatusClass.UNKNOWN),
         (None, None, StatusClass.UNKNOWN),
-        *[("suspended", reason, StatusClass.OUT_OF_BUDGET) for reason in BUDGET],
+        *[("suspended", reason, StatusClass.OUT_OF_BUDGET) for reason in V3_BUDGET_DETAILS],
     ],
 )
 def test_v3_status_classification(status, detail, expected):
