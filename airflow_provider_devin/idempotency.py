@@ -28,7 +28,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_devin._compat import AirflowFailException
@@ -149,6 +149,7 @@ class Attached:
         return self.snapshot.view.session_id
 
 
+@dataclass(eq=False)
 class SessionFinder:
     """Find this task instance's live session, or create it exactly once.
 
@@ -163,29 +164,20 @@ class SessionFinder:
     :param sleep: the pause function (tests pass a fast one).
     """
 
-    def __init__(
-        self,
-        hook: DevinHook,
-        log: Any,
-        *,
-        tag: str,
-        store: Any = None,
-        record: Callable[[str, str | None, bool], None] | None = None,
-        reuse_finished_session: bool = False,
-        sleep: Callable[[float], Any] = time.sleep,
-    ) -> None:
-        self.hook = hook
-        self.log = log
-        self.tag = tag
-        self.store = store
-        self.reuse_finished_session = reuse_finished_session
-        self._record_cb = record
-        self._sleep = sleep
-        self.replaced: list[str] = []
-        #: Sessions of an earlier generation than this are never reattached to (see :meth:`find`).
-        self.min_generation = 1
-        self._highest_generation = 0
-        self._generation = 1
+    hook: DevinHook = field(repr=False)
+    log: Any = field(repr=False)
+    _: KW_ONLY
+    tag: str
+    store: Any = field(default=None, repr=False)
+    record: Callable[[str, str | None, bool], None] | None = field(default=None, repr=False)
+    reuse_finished_session: bool = False
+    sleep: Callable[[float], Any] = field(default=time.sleep, repr=False)
+    #: Dead sessions of this task instance found on the way (replaced by a new one).
+    replaced: list[str] = field(default_factory=list, init=False)
+    #: Sessions of an earlier generation than this are never reattached to (see :meth:`find`).
+    min_generation: int = field(default=1, init=False)
+    _highest_generation: int = field(default=0, init=False, repr=False)
+    _generation: int = field(default=1, init=False, repr=False)
 
     # --- finding ------------------------------------------------------------------------------
 
@@ -270,7 +262,7 @@ class SessionFinder:
                 self.log.warning(
                     "%s failed (%s); looking again in %.0f s before anything is created.", what, _first_line(err), pause
                 )
-                self._sleep(pause)
+                self.sleep(pause)
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def _attach(self, session_id: str, url: str | None, where: str) -> Attached | None:
@@ -369,7 +361,7 @@ class SessionFinder:
         from airflow_provider_devin.exceptions import DevinAPIError
 
         for delay in AMBIGUOUS_CREATE_SEARCH_DELAYS:
-            self._sleep(delay)
+            self.sleep(delay)
             try:
                 views = self.hook.find_sessions(self.tag)
             except DevinAPIError as err:
@@ -433,8 +425,8 @@ class SessionFinder:
                     "generation": self._generation,
                 },
             )
-        if self._record_cb is not None:
-            self._record_cb(session_id, url, is_new_session)
+        if self.record is not None:
+            self.record(session_id, url, is_new_session)
 
 
 def record_success(store: Any, session_id: str) -> None:
