@@ -6,6 +6,7 @@ The Python client for it is :class:`airflow_provider_devin.emulator.control.Emul
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -98,6 +99,17 @@ class FolderParams(BaseModel):
 def build_router(state: EmulatorState) -> APIRouter:
     router = APIRouter(prefix="/_emulator")
 
+    def set_and_echo(setter: Callable[[Any], object], name: str, value: Any) -> JSONResponse:
+        """Apply a setting and answer with it (``{name: value}``)."""
+        setter(value)
+        return JSONResponse({name: value})
+
+    def cleared(store: str) -> JSONResponse:
+        """Empty one of the state's stores (``faults``, ``journal``)."""
+        with state.lock:
+            getattr(state, store).clear()
+        return JSONResponse({"status": "cleared"})
+
     @router.get("/health")
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -170,8 +182,7 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.post("/allowed-tags")
     async def set_allowed_tags(params: AllowedTagsParams) -> JSONResponse:
-        state.set_allowed_tags(params.patterns)
-        return JSONResponse({"patterns": params.patterns})
+        return set_and_echo(state.set_allowed_tags, "patterns", params.patterns)
 
     @router.post("/api-keys")
     async def add_api_key(params: ApiKeyParams) -> JSONResponse:
@@ -180,8 +191,7 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.post("/default-scenario")
     async def default_scenario(params: ScenarioParams) -> JSONResponse:
-        state.set_default_scenario(params.scenario)
-        return JSONResponse({"scenario": params.scenario})
+        return set_and_echo(state.set_default_scenario, "scenario", params.scenario)
 
     @router.post("/rate-limit")
     async def start_rate_limit(params: RateLimitParams) -> JSONResponse:
@@ -215,9 +225,7 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.delete("/faults")
     async def clear_faults() -> JSONResponse:
-        with state.lock:
-            state.faults.clear()
-        return JSONResponse({"status": "cleared"})
+        return cleared("faults")
 
     @router.get("/journal")
     async def journal(method: str | None = None, path: str | None = None) -> JSONResponse:
@@ -230,9 +238,7 @@ def build_router(state: EmulatorState) -> APIRouter:
 
     @router.delete("/journal")
     async def clear_journal() -> JSONResponse:
-        with state.lock:
-            state.journal.clear()
-        return JSONResponse({"status": "cleared"})
+        return cleared("journal")
 
     @router.post("/knowledge/folders")
     async def add_folder(params: FolderParams) -> JSONResponse:

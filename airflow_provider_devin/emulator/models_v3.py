@@ -92,8 +92,9 @@ class KnowledgeNoteCreateRequest(BaseModel):
     is_enabled: bool | None = None
 
 
-class PlaybookCreateRequest(PlaybookParams):
-    """``title``, ``body``, ``macro`` (``!`` followed by letters, digits, ``_`` or ``-``)."""
+#: v3's ``PlaybookCreateRequest`` is v1's playbook body: ``title``, ``body``, ``macro`` (``!``
+#: followed by letters, digits, ``_`` or ``-``), with the same checks.
+PlaybookCreateRequest = PlaybookParams
 
 
 class SecretCreateRequest(BaseModel):
