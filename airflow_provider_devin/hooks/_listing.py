@@ -9,7 +9,7 @@ repeated cursor is an error, not a loop). Items are Devin's own bodies (v1 ``Ses
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from airflow_provider_devin.api_types import SessionResponse, SessionSummary
@@ -20,6 +20,18 @@ from airflow_provider_devin.session import SessionView
 
 if TYPE_CHECKING:
     from airflow_provider_devin.hooks._resolve import DialectResolver
+
+
+class SessionListQuery(SessionFilters, total=False):
+    """The keyword arguments of :meth:`SessionListMethods.list_sessions_page` (and of the async
+    client's ``list_sessions``): ``tags``, ``user_email`` (v1), ``limit`` (default 100), ``offset``
+    (v1), ``cursor``, and the v3 :class:`~airflow_provider_devin.hooks._dialect.SessionFilters`."""
+
+    tags: Iterable[str] | None
+    user_email: str | None
+    limit: int
+    offset: int | None
+    cursor: str | None
 
 
 class SessionListMethods(PagedCalls):
@@ -54,21 +66,15 @@ class SessionListMethods(PagedCalls):
         :param filters: v3 only: ``session_ids``, ``created_after``, ``created_before``,
             ``updated_after``, ``updated_before`` (integer epoch seconds), ``is_archived``.
         """
-        page = self.list_sessions_page(tags, user_email, limit, offset, cursor=cursor, **filters)
+        page = self.list_sessions_page(
+            tags=tags, user_email=user_email, limit=limit, offset=offset, cursor=cursor, **filters
+        )
         return cast(list[SessionSummary | SessionResponse], page.items)
 
-    def list_sessions_page(
-        self,
-        tags: Iterable[str] | None = None,
-        user_email: str | None = None,
-        limit: int = 100,
-        offset: int | None = None,
-        *,
-        cursor: str | None = None,
-        **filters: Unpack[SessionFilters],
-    ) -> Page:
+    def list_sessions_page(self, **query: Unpack[SessionListQuery]) -> Page:
         """:meth:`list_sessions` as a :class:`~airflow_provider_devin.hooks._dialect.Page`: the items
         and the ``next_cursor`` to pass as ``cursor`` (``None`` on the last page; on v1 an offset).
+        Every argument is keyword-only and optional.
 
         :param tags: Only sessions carrying these tags.
         :param user_email: Only sessions created by this user (v1 only).
@@ -77,17 +83,9 @@ class SessionListMethods(PagedCalls):
         :param cursor: A previous page's ``next_cursor``.
         :param filters: v3 only, as for :meth:`list_sessions`.
         """
-        tag_list = list(tags) if tags is not None else None
-
-        def build(dialect: ApiDialect) -> ApiRequest:
-            return dialect.list_sessions(
-                tags=tag_list, user_email=user_email, page_size=limit, offset=offset, cursor=cursor, **filters
-            )
-
-        body = self._send(build)
-        if offset is not None and cursor is None:
-            cursor = str(offset)
-        return self.dialect.read_session_page(body, page_size=limit, cursor=cursor)
+        build, read = session_page_request(query)
+        body = self._send(build)  # validates before the dialect (and a v3 org) is resolved
+        return read(self.dialect, body)
 
     def iter_sessions(
         self,
@@ -143,6 +141,26 @@ class SessionListMethods(PagedCalls):
             if scanned >= max_sessions:
                 break
         return newest_first(found)
+
+
+def session_page_request(
+    query: SessionListQuery,
+) -> tuple[Callable[[ApiDialect], ApiRequest], Callable[[ApiDialect, Any], Page]]:
+    """How one page of sessions is asked for and read (by the sync hook and the async client alike):
+    ``(build, read)``, ``build(dialect)`` the request, ``read(dialect, body)`` its page."""
+    tags, limit, cursor, offset = query.get("tags"), query.get("limit", 100), query.get("cursor"), query.get("offset")
+    tag_list = list(tags) if tags is not None else None
+    rest: dict[str, Any] = {name: value for name, value in query.items() if name not in ("tags", "limit")}
+    if offset is not None and cursor is None:
+        cursor = str(offset)  # v1 reads the next offset from the one this page began at
+
+    def build(dialect: ApiDialect) -> ApiRequest:
+        return dialect.list_sessions(tags=tag_list, page_size=limit, **rest)
+
+    def read(dialect: ApiDialect, body: Any) -> Page:
+        return dialect.read_session_page(body, page_size=limit, cursor=cursor)
+
+    return build, read
 
 
 def newest_first(views: Iterable[SessionView]) -> list[SessionView]:

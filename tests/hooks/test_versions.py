@@ -150,6 +150,16 @@ def test_v3_list_sends_repeated_array_parameters(hook, devin_emulator, api):
     assert entry["query"]["first"] == ["200"]
 
 
+@both_versions
+def test_list_sessions_page_follows_next_cursor_to_the_last_page(hook):
+    created = {hook.create_session(f"task {n}", tags=["paged"])["session_id"] for n in range(3)}
+    first = hook.list_sessions_page(tags=["paged"], limit=2)
+    assert len(first.items) == 2 and first.next_cursor is not None
+    second = hook.list_sessions_page(tags=["paged"], limit=2, cursor=first.next_cursor)
+    assert second.next_cursor is None
+    assert {s["session_id"] for s in [*first.items, *second.items]} == created
+
+
 @v3_only
 def test_v3_tags_archive_and_terminate_with_archive(hook, devin_emulator, api):
     session_id = hook.create_session("task", tags=["a"])["session_id"]
