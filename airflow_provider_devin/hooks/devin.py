@@ -96,8 +96,8 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
     ) -> None:
         super().__init__()
         self.devin_conn_id = devin_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
+        # What this hook overrides of the connection's extras (``None``: the connection decides).
+        self._overrides: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
         self._settings: ConnectionSettings | None = None
         self._resolver: DialectResolver | None = None
         self._http: requests.Session | None = None
@@ -140,9 +140,7 @@ class DevinHook(SessionListMethods, ResourceMethods, BaseHook):
         return self._settings
 
     def _settings_from(self, conn: Any) -> ConnectionSettings:
-        settings = settings_from_connection(
-            conn, self.devin_conn_id, timeout=self._timeout, max_retries=self._max_retries
-        )
+        settings = settings_from_connection(conn, self.devin_conn_id, **self._overrides)
         mask_secret(settings.api_key)
         return settings
 
