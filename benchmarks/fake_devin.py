@@ -7,7 +7,14 @@ It speaks just enough HTTP/1.1 (keep-alive, no bodies) to serve, on a TLS listen
 - ``GET /404/v1/sessions/{session_id}``: the same body with status 404. ``HttpSensorTrigger`` (the
   baseline) fires on anything but a 404, so this keeps it polling while it downloads the same bytes.
 
-Every accepted TCP connection is counted server-side. A third, plain listener (the control port)
+- v3 (org ``org-benchmark``): ``GET /v3/organizations/{org}/sessions?session_ids=…`` (the batch
+  read of coalesced polling: every listed id, no paging), ``GET …/sessions/{id}`` and
+  ``GET …/sessions/{id}/messages`` (the twenty messages as one page).
+- An id containing ``flip<epoch-ms>-`` reports working until that moment and finished after it (the
+  status-change latency benchmark); its v3 ``updated_at`` moves then.
+
+The control command ``latency <seconds>`` delays every answer from then on (without blocking the
+server). Every accepted TCP connection is counted server-side. A third, plain listener (the control port)
 answers one-line commands, so the benchmark drivers can read the counters without touching the
 counted listeners: ``stats`` returns a JSON line, ``quit`` stops the server.
 
@@ -28,8 +35,9 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import cast
+from urllib.parse import parse_qs
 
-from benchmarks.session_json import session_body
+from benchmarks.session_json import V3_ORG, session_body, v3_messages_page, v3_session
 from benchmarks.tls import make_loopback_tls
 
 _MAX_HEADER_BYTES = 16 * 1024
@@ -43,7 +51,8 @@ class Stats:
         self.accepted = {"tls": 0, "plain": 0}
         self.open = {"tls": 0, "plain": 0}
         self.requests = {"tls": 0, "plain": 0}
-        self.by_route = {"session": 0, "session_404": 0, "other": 0}
+        self.by_route = {"session": 0, "session_404": 0, "list": 0, "messages": 0, "other": 0}
+        self.latency = 0.0
         # Distinct session ids asked for, per route: lets a driver wait until every trigger polled once.
         self.seen: dict[str, set[str]] = {"session": set(), "session_404": set()}
         self.started = time.monotonic()
@@ -69,6 +78,7 @@ class Responses:
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         body = b'{"detail":"Not Found"}'
         self._not_found = self._render(404, body)
+        self._v3_messages: bytes | None = None
 
     @staticmethod
     def _render(status: int, body: bytes) -> bytes:
@@ -83,7 +93,10 @@ class Responses:
         return head.encode() + body
 
     def for_request(self, method: bytes, target: bytes) -> bytes:
-        path = target.split(b"?", 1)[0].decode("latin-1")
+        raw_path, _, query = target.partition(b"?")
+        path = raw_path.decode("latin-1")
+        if method == b"GET" and path.startswith(_V3_SESSIONS):
+            return self._v3(path[len(_V3_SESSIONS) :], query.decode("latin-1"))
         if path.startswith("/404/"):
             route, status, path = "session_404", 404, path[4:]
         else:
@@ -94,15 +107,61 @@ class Responses:
         session_id = path.rsplit("/", 1)[1]
         self._stats.by_route[route] += 1
         self._stats.seen[route].add(session_id)
-        key = (route, session_id)
+        finished = _finished(session_id)
+        key = (route, session_id, finished)
         cached = self._cache.get(key)
         if cached is None:
-            status_enum = "finished" if "finished" in session_id else "working"
-            cached = self._render(status, session_body(session_id, status_enum, self._messages))
+            cached = self._render(
+                status, session_body(session_id, "finished" if finished else "working", self._messages)
+            )
             self._cache[key] = cached
             if len(self._cache) > _CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return cached
+
+    def _v3(self, rest: str, query: str) -> bytes:
+        if rest == "":
+            ids = parse_qs(query).get("session_ids", [])
+            self._stats.by_route["list"] += 1
+            self._stats.seen["session"].update(ids)
+            items = [_v3_body(sid) for sid in ids]
+            return self._render(200, json.dumps({"items": items, "has_next_page": False, "end_cursor": None}).encode())
+        session_id, _, tail = rest.lstrip("/").partition("/")
+        if tail == "messages":
+            self._stats.by_route["messages"] += 1
+            if self._v3_messages is None:
+                self._v3_messages = self._render(200, v3_messages_page(self._messages))
+            return self._v3_messages
+        if tail == "":
+            self._stats.by_route["session"] += 1
+            self._stats.seen["session"].add(session_id)
+            return self._render(200, json.dumps(_v3_body(session_id)).encode())
+        self._stats.by_route["other"] += 1
+        return self._not_found
+
+
+_V3_SESSIONS = f"/v3/organizations/{V3_ORG}/sessions"
+_UPDATED_AT = 1764407645
+
+
+def _flip_at(session_id: str) -> float | None:
+    """When an id ``…flip<epoch-ms>-…`` finishes (epoch seconds); ``None`` for other ids."""
+    _, found, rest = session_id.partition("flip")
+    digits = rest.split("-", 1)[0]
+    return int(digits) / 1000 if found and digits.isdigit() else None
+
+
+def _finished(session_id: str) -> bool:
+    if "finished" in session_id:
+        return True
+    flip = _flip_at(session_id)
+    return flip is not None and time.time() >= flip
+
+
+def _v3_body(session_id: str) -> dict[str, object]:
+    finished = _finished(session_id)
+    flip = _flip_at(session_id)
+    return v3_session(session_id, finished, int(flip) + 1 if finished and flip else _UPDATED_AT)
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -144,11 +203,22 @@ class HTTPConnection(asyncio.Protocol):
                 return
             method, target, version = parts
             self._stats.requests[self._kind] += 1
-            transport.write(self._responses.for_request(method, target))
-            lowered = headers.lower()
-            if version == b"HTTP/1.0" or b"connection: close" in lowered:
-                transport.close()
+            response = self._responses.for_request(method, target)
+            close = version == b"HTTP/1.0" or b"connection: close" in headers.lower()
+            if self._stats.latency > 0:  # answers leave in order: same delay, FIFO timers
+                asyncio.get_running_loop().call_later(self._stats.latency, self._answer, response, close)
+            else:
+                self._answer(response, close)
+            if close:
                 return
+
+    def _answer(self, response: bytes, close: bool) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        transport.write(response)
+        if close:
+            transport.close()
 
 
 class ControlConnection(asyncio.Protocol):
@@ -171,6 +241,9 @@ class ControlConnection(asyncio.Protocol):
             command = line.strip()
             if command == b"stats":
                 self._transport.write(json.dumps(self._stats.as_dict()).encode() + b"\n")
+            elif command.startswith(b"latency "):
+                self._stats.latency = float(command.split()[1])
+                self._transport.write(b'{"latency": "set"}\n')
             elif command == b"quit":
                 self._transport.write(b"bye\n")
                 self._stop.set()

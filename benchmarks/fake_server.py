@@ -40,15 +40,24 @@ class Endpoint:
 
 def read_stats(control_port: int, timeout: float = 10.0) -> dict[str, Any]:
     """The server's counters, read over the (uncounted) control port."""
+    return dict(json.loads(_command(control_port, b"stats", timeout)))
+
+
+def set_latency(control_port: int, seconds: float) -> None:
+    """Delay every answer of the server by ``seconds`` from now on."""
+    _command(control_port, f"latency {seconds:g}".encode())
+
+
+def _command(control_port: int, line: bytes, timeout: float = 10.0) -> bytes:
     with socket.create_connection(("127.0.0.1", control_port), timeout=timeout) as sock:
-        sock.sendall(b"stats\n")
+        sock.sendall(line + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
-    return json.loads(data)
+    return data
 
 
 class FakeDevinServer:

@@ -20,11 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import impls
+from benchmarks import impls, scale
 from benchmarks.fake_server import REPO_ROOT, FakeDevinServer
 from benchmarks.stats import fmt, fmt_summary, median, paired_ratios, table
 
-SECTIONS = ("trigger", "hook", "dag", "latency")
+SECTIONS = ("trigger", "scale", "hook", "dag", "latency")
 
 TRIGGER_METRICS = [
     # key, label, digits
@@ -368,7 +368,12 @@ def summary(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         rows.append(["4 completion latency (worst run)", f"<= {bound:g} s", f"{worst:.2f} s", _verdict(worst <= bound)])
     elif lat:
         rows.append(["4 completion latency", "<= interval + 3 s", "not measured", "n/a"])
-    lines = ["## Summary against the issue 7 targets", table(["figure", "target", "measured", "verdict"], rows)]
+    if results.get("scale"):
+        rows += scale.summary_rows(results["scale"], _verdict)
+    lines = [
+        "## Summary against the issue 7 and issue 11 targets",
+        table(["figure", "target", "measured", "verdict"], rows),
+    ]
     for name in trig:
         if name in ("baseline", "ours") or "baseline" not in trig:
             continue
@@ -418,6 +423,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--latency-runs", type=int, default=5, help="DAG runs in the e2e latency benchmark")
     parser.add_argument("--json", type=Path, help="write raw samples and the summary here")
+    parser.add_argument("--chart", type=Path, help="write the scale chart (SVG) here, e.g. docs/performance-scale.svg")
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.interval, args.rounds, args.warmup, args.window, args.churn = 20, 0.3, 1, 0.6, 1.0, 5
@@ -456,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
             if "trigger" in args.only:
                 results["trigger"] = run_trigger_rounds(server, workdir, env, args)
                 print("\n" + "\n".join(report_trigger(results["trigger"], args)), flush=True)
+            if "scale" in args.only:
+                results["scale"] = scale.run(server, workdir, env, args.smoke, _log)
+                print("\n" + "\n".join(scale.report(results["scale"])), flush=True)
+                if args.chart is not None:
+                    args.chart.write_text(scale.chart_svg(results["scale"]))
             if "hook" in args.only:
                 results["hook"] = run_hook(server, env, args)
                 print("\n" + "\n".join(report_hook(results["hook"])), flush=True)

@@ -88,3 +88,52 @@ def session_body(session_id: str, status_enum: str = "working", messages: int = 
         "messages": build_messages(messages),
     }
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+#: The org of the fake endpoint's v3 routes.
+V3_ORG = "org-benchmark"
+
+
+def v3_session(session_id: str, finished: bool, updated_at: int) -> dict[str, Any]:
+    """A v3 ``SessionResponse`` (contract 4.2) for ``session_id``: running, working or finished."""
+    return {
+        "session_id": session_id,
+        "url": f"https://app.devin.ai/sessions/{session_id.removeprefix('devin-')}",
+        "status": "running",
+        "status_detail": "finished" if finished else "working",
+        "tags": ["airflow", "airflow-ti:9f2c4e1a7b3d", "team:data-platform"],
+        "org_id": V3_ORG,
+        "created_at": 1764406830,
+        "updated_at": updated_at,
+        "acus_consumed": 3.25,
+        "pull_requests": [{"pr_url": "https://github.com/example/pipeline/pull/1733", "pr_state": "open"}],
+        "structured_output": {"pr_url": "https://github.com/example/pipeline/pull/1733", "tests": 413},
+        "title": "Lazy-import boto3 in the S3 loader (DATA-1733)",
+        "user_id": None,
+        "service_user_id": "service-user-0b1c",
+        "playbook_id": "playbook-5d0c1e9a7b3f4e21",
+        "parent_session_id": None,
+        "child_session_ids": None,
+        "is_archived": False,
+        "origin": "api",
+    }
+
+
+def v3_messages_page(messages: int = 20) -> bytes:
+    """The whole conversation as one v3 messages page (``end_cursor: null`` on the last page)."""
+    items = [
+        {
+            "event_id": m["event_id"],
+            "source": "devin" if m["type"] == "devin_message" else "user",
+            "message": m["message"],
+            "created_at": 1764406830 + index * 47,
+        }
+        for index, m in enumerate(build_messages(messages))
+    ]
+    return json.dumps({"items": items, "has_next_page": False, "end_cursor": None}).encode()
+
+
+def read_position(api_version: str, messages: int = 20) -> str:
+    """The position a worker hands a trigger after logging the whole conversation (item 5)."""
+    last = build_messages(messages)[-1]["event_id"]
+    return f"{messages}|{last}" if api_version == "v1" else f"|{last}"

@@ -30,6 +30,10 @@ class ApiPaths:
     def session(self, session_id: str) -> str:
         return f"{self.sessions}/{session_id}"
 
+    def status_poll(self, session_id: str) -> str:
+        """What a waiting trigger GETs: v1 the session itself; v3 the session list (coalesced polls)."""
+        return self.session(session_id) if self.version == "v1" else self.sessions
+
     def message(self, session_id: str) -> str:
         return f"{self.session(session_id)}/{'message' if self.version == 'v1' else 'messages'}"
 

@@ -28,7 +28,11 @@ from airflow_provider_devin.hooks._http import (
 from airflow_provider_devin.hooks._resolve import DialectResolver
 from airflow_provider_devin.hooks._retry import acall_with_retries
 from airflow_provider_devin.hooks._settings import ConnectionSettings
+from airflow_provider_devin.hooks._v3 import MAX_PAGE_SIZE
 from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView
+
+#: Sessions per batch read (v3's largest page, ``first=200``).
+BATCH_SIZE = MAX_PAGE_SIZE
 
 
 class _SharedClient:
@@ -162,9 +166,63 @@ class AsyncDevinAPI:
         self._resolver.validating().get_session(session_id)
         reader = SnapshotReader(await self.dialect(), session_id, position)
         reader.feed_session(await self.call(reader.session_request()))
+        return await self._read_messages(reader)
+
+    async def read_listed_session(
+        self,
+        session_id: str,
+        body: Mapping[str, Any],
+        position: MessagePosition | None = None,
+        *,
+        read_messages: bool = True,
+    ) -> SessionSnapshot:
+        """:meth:`read_session` from a session body a list already returned (a batch poll).
+
+        :param session_id: The session id.
+        :param body: Its item from :meth:`list_sessions_by_id`.
+        :param position: Where the previous read stopped.
+        :param read_messages: Fetch the messages new since ``position`` (``False``: the snapshot
+            carries none and keeps ``position``; for a session the caller saw unchanged).
+        """
+        reader = SnapshotReader(await self.dialect(), session_id, position)
+        reader.feed_session(body)
+        if not read_messages:
+            reader.skip_messages()
+        return await self._read_messages(reader)
+
+    async def _read_messages(self, reader: SnapshotReader) -> SessionSnapshot:
         while (request := reader.next_message_request()) is not None:
             reader.feed_messages(await self.call(request))
         return reader.snapshot()
+
+    async def list_sessions_by_id(self, session_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Several sessions in one request (v3 ``session_ids=``, pages followed), keyed by ``devin-`` id.
+
+        Keys are ``devin-`` prefixed whether or not Devin sent the prefix (see ``_v3.devin_id``).
+
+        The batch read behind coalesced polling. A session Devin did not return is simply absent
+        (the caller reads it on its own). Up to :data:`BATCH_SIZE` ids per call, in one request
+        unless Devin pages smaller.
+
+        :param session_ids: The sessions to read (1 to ``BATCH_SIZE`` ids).
+        :raises ValueError: on v1 (its list cannot filter by id), or for more than ``BATCH_SIZE`` ids.
+        """
+        if self._settings.api_version != "v3":
+            raise ValueError("list_sessions_by_id needs Devin API v3 (the v1 list cannot filter by session id).")
+        if not 0 < len(session_ids) <= BATCH_SIZE:
+            raise ValueError(f"session_ids must hold 1 to {BATCH_SIZE} ids, got {len(session_ids)}.")
+        found: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        for _ in range(len(session_ids) + 1):  # every page holds at least one session, or it is the last
+            page = await self.list_sessions_page(limit=BATCH_SIZE, cursor=cursor, session_ids=session_ids)
+            for item in page.items:
+                sid = item.get("session_id") if isinstance(item, dict) else None
+                if isinstance(sid, str) and sid:  # an item without an id cannot be matched: ignored
+                    found[sid if sid.startswith("devin-") else f"devin-{sid}"] = item
+            if page.next_cursor is None or not page.items:
+                break
+            cursor = page.next_cursor
+        return found
 
     async def list_sessions(
         self,

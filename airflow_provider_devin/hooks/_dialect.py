@@ -496,6 +496,10 @@ class SnapshotReader:
             self._position = MessagePosition(fetched_with, last_id)
         # else: nothing new on the page we resumed from; the start position still holds.
 
+    def skip_messages(self) -> None:
+        """Finish without reading messages (a batch poll saw nothing change): the position stays."""
+        self._done = True
+
     def snapshot(self) -> SessionSnapshot:
         """The result, once :meth:`next_message_request` returned ``None``."""
         if self._view is None:

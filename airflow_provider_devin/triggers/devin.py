@@ -28,6 +28,7 @@ from airflow_provider_devin.status import (
     poll_error_window_value,
     verdict_event,
 )
+from airflow_provider_devin.triggers._poller import open_poll_source
 
 __all__ = ["DevinSessionTrigger"]
 
@@ -176,9 +177,11 @@ class DevinSessionTrigger(BaseTrigger):
         self.log.info("Waiting on Devin session %s: %s", sid, self.url or "")
         outage = OutageWindow(self.poll_error_window)
         try:
-            # One lease of the hook's shared async client for the whole wait, released on every exit
-            # (event, cancellation at triggerer shutdown, error).
-            async with self._hook().async_api() as api:
+            # One source of observations for the whole wait, released on every exit (event,
+            # cancellation at triggerer shutdown, error): on v3 a subscription to the connection's
+            # shared batch poller, on v1 this trigger's own reads (triggers/_poller.py). Either
+            # way every request passes the connection's backoff gate.
+            async with open_poll_source(self._hook(), sid, watch.position, self.poll_interval) as source:
                 while True:
                     if self.deadline is not None and time.time() >= self.deadline:
                         return make_event(
@@ -192,13 +195,13 @@ class DevinSessionTrigger(BaseTrigger):
                     started = outage.started()
                     try:
                         snapshot = await asyncio.wait_for(
-                            api.read_session(sid, watch.position), self._poll_limit(outage, started, api.timeout)
+                            source.next(), self._poll_limit(outage, started, source.wait_bound)
                         )
                     except Exception as err:
                         if isinstance(err, asyncio.TimeoutError):
                             if self.deadline is not None and time.time() >= self.deadline:
                                 continue  # held at the backoff gate past the deadline: time out now
-                            err = _HeldBack(api.gate.paused_for())
+                            err = _HeldBack(source.gate.paused_for())
                         elif not is_transient_poll_error(err):
                             return self._error_event(watch, f"Polling Devin session {sid} failed: {err}")
                         if outage.failed(started):
@@ -219,14 +222,15 @@ class DevinSessionTrigger(BaseTrigger):
                         if verdict.outcome.is_terminal:
                             return verdict_event(verdict, sid, watch.summary(snapshot.view, self.url))
                         del snapshot  # keep per-trigger memory small while sleeping
-                    await asyncio.sleep(self._sleep_for())
+                    await source.pause(self._sleep_for())
         except Exception as err:  # the connection lookup, or a bug: report it rather than hang
             return self._error_event(watch, f"Waiting on Devin session {sid} failed: {err!r}")
 
-    def _poll_limit(self, outage: OutageWindow, started: float, request_timeout: float) -> float:
-        """How long one poll may take: to the end of the outage window (but at least one request's
-        timeout, so a short window still gets a real try) and no later than the deadline."""
-        limit = max(outage.remaining(started), request_timeout)
+    def _poll_limit(self, outage: OutageWindow, started: float, wait_bound: float) -> float:
+        """How long one poll may take: to the end of the outage window (but at least the source's
+        own bound -- one request's timeout, plus an interval when a shared poller serves it -- so a
+        short window still gets a real try) and no later than the deadline."""
+        limit = max(outage.remaining(started), wait_bound)
         if self.deadline is not None:
             limit = min(limit, max(0.0, self.deadline - time.time()))
         return limit

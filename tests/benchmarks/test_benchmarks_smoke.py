@@ -21,8 +21,9 @@ def _number(value: object) -> bool:
 
 def test_smoke_run_produces_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
+    chart = tmp_path / "scale.svg"
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", f"--json={out}"],
+        [sys.executable, "-m", "benchmarks", "--smoke", f"--json={out}", f"--chart={chart}"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -67,7 +68,29 @@ def test_smoke_run_produces_every_figure(tmp_path: Path) -> None:
 
     assert "skipped" in results["latency"]
 
+    # Scale (issue 11): one run per API version; every status change fired, nothing leaked, and the
+    # v3 run polled by list requests only (coalesced) while v1 read each session itself.
+    runs = {s["impl"]: s for s in results["scale"]["samples"]}
+    assert set(runs) == {"ours-v1", "ours-v3"}
+    for name, run in runs.items():
+        for key in ("requests_per_session_interval", "cpu_per_session_interval_ms", "rss_per_trigger_kib"):
+            assert _number(run[key]), (name, key, run[key])
+        assert run["flips_fired"] == run["flips"] > 0, (name, run["errors"])
+        assert _number(run["event_latency_p99_s"]), name
+        assert run["error_count"] == 0 and run["premature_events"] == 0, (name, run["errors"])
+        assert run["fd_leak"] == 0, name
+    assert runs["ours-v3"]["by_route"]["list"] > 0 and runs["ours-v3"]["by_route"]["session"] == 0
+    assert runs["ours-v1"]["by_route"]["list"] == 0 and runs["ours-v1"]["by_route"]["session"] > 0
+    assert chart.read_text().startswith("<svg") and "<polyline" in chart.read_text()
+
     printed = completed.stdout
-    assert "Summary against the issue 7 targets" in printed
-    for figure in ("1a trigger CPU per poll", "2 get_session", "3 20-task DAG parse", "4 completion latency"):
+    assert "Summary against the issue 7 and issue 11 targets" in printed
+    for figure in (
+        "1a trigger CPU per poll",
+        "2 get_session",
+        "3 20-task DAG parse",
+        "4 completion latency",
+        "11.3a v3 requests/session/interval",
+        "11.3c status change -> event p99",
+    ):
         assert figure in printed, figure
