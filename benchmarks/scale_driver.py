@@ -3,7 +3,7 @@
 Issue 11 item 3. The triggers start over one poll interval (as a triggerer picks them up), from the
 position a worker hands over after logging the conversation (so nothing is logged again). After
 ``--warmup`` seconds the driver measures, over ``--window`` seconds: requests the fake endpoint
-answered, this process's CPU time, RSS, and failed polls (the trigger's "Polling Devin failed"
+answered, this process's CPU time, RSS, and failed polls (the trigger's "Polling Devin failing"
 lines). ``--flips`` of the N sessions turn finished at known moments just after the window; the
 time from that moment to each trigger's event is the status-change latency. Then every waiting
 trigger is cancelled at a random moment within one interval (churn) and the open descriptors must
@@ -24,7 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.trigger_driver import _count_lines, _cpu, _log_size, _redirect_output
+from benchmarks.trigger_driver import (
+    _count_lines,
+    _redirect_output,
+    _run_one,
+    add_driver_arguments,
+    measure_window,
+)
 
 IMPLS = ("ours-v1", "ours-v3", "raw-asyncio", "baseline")
 V3_CONN_ID = "bench_devin_v3"
@@ -60,29 +66,20 @@ def _factory(impl: str, https_port: int, ca_file: str) -> Any:
 
 
 async def _wait_one(trigger: Any, fired: dict[str, float], key: str, errors: list[str], delay: float) -> None:
-    """What the triggerer does for one trigger: iterate run(), take the event, clean up."""
-    await asyncio.sleep(delay)
-    generator = trigger.run()
-    try:
-        async for event in generator:
-            fired[key] = time.time()
-            payload = getattr(event, "payload", event)
-            if isinstance(payload, dict) and payload.get("status") == "error":
-                errors.append(str(payload.get("message"))[:300])
-            break
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        await generator.aclose()
-        await trigger.cleanup()
+    """Run one trigger as the triggerer does; note when its event came and whether it was an error."""
+    events: list[Any] = []
+    await _run_one(trigger, events, errors, delay)
+    if events:
+        fired[key] = time.time()
+        payload = getattr(events[0], "payload", events[0])
+        if isinstance(payload, dict) and payload.get("status") == "error":
+            errors.append(str(payload.get("message"))[:300])
 
 
 def _failed_polls(log_file: Path, start: int, end: int) -> int:
     with log_file.open("rb") as f:
         f.seek(start)
-        return f.read(end - start).count(b"Polling Devin failed")
+        return f.read(end - start).count(b"Polling Devin failing")
 
 
 async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[str, Any]:
@@ -118,15 +115,9 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
     }
     await asyncio.sleep(args.warmup)
     first_done = read_stats(args.control_port)["distinct_sessions"]
-    stats_start = read_stats(args.control_port)
-    cpu_start = _cpu()
-    log_start = _log_size()
-    wall_start = time.monotonic()
-    await asyncio.sleep(args.window)
-    wall = time.monotonic() - wall_start
-    log_end = _log_size()
-    cpu = _cpu() - cpu_start
-    stats_end = read_stats(args.control_port)
+    window = await measure_window(args.control_port, args.window)
+    stats_start, stats_end, wall, cpu = window["stats_start"], window["stats_end"], window["wall"], window["cpu"]
+    log_start, log_end = window["log_start"], window["log_end"]
     rss_waiting = process.memory_info().rss
     premature = [sid for sid in fired if sid not in flips]
 
@@ -182,19 +173,10 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--impl", required=True, choices=IMPLS)
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--interval", type=float, default=5.0)
+    add_driver_arguments(parser, IMPLS, n=1000, interval=5.0, warmup=10.0, window=15.0)
     parser.add_argument("--latency", type=float, default=0.0, help="the endpoint's delay (recorded only)")
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--window", type=float, default=15.0)
     parser.add_argument("--flips", type=int, default=50)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--https-port", type=int, required=True)
-    parser.add_argument("--control-port", type=int, required=True)
-    parser.add_argument("--ca-file", required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--log-file", type=Path, required=True)
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 20_000 or not 0 <= args.flips <= args.n:
         parser.error("n must be 1..20000 and flips 0..n")

@@ -106,6 +106,29 @@ async def _run_one(trigger: Any, events: list[Any], errors: list[str], start_del
             await cleanup()
 
 
+async def measure_window(control_port: int, seconds: float) -> dict[str, Any]:
+    """Sleep ``seconds`` while the triggers run; the server's counters, this process's CPU seconds
+    and the log file's size at both ends, and the wall time it took."""
+    from benchmarks.fake_server import read_stats
+
+    stats_start = read_stats(control_port)
+    cpu_start = _cpu()
+    log_start = _log_size()
+    wall_start = time.monotonic()
+    await asyncio.sleep(seconds)
+    wall = time.monotonic() - wall_start
+    log_end = _log_size()
+    cpu = _cpu() - cpu_start
+    return {
+        "stats_start": stats_start,
+        "stats_end": read_stats(control_port),
+        "cpu": cpu,
+        "wall": wall,
+        "log_start": log_start,
+        "log_end": log_end,
+    }
+
+
 async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) -> dict[str, Any]:
     import psutil
 
@@ -172,15 +195,9 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
         profiler.enable()
     gc_timer = GCTimer()
     gc.callbacks.append(gc_timer)
-    stats_start = read_stats(args.control_port)
-    cpu_start = _cpu()
-    log_start = _log_size()
-    wall_start = time.monotonic()
-    await asyncio.sleep(args.window)
-    wall = time.monotonic() - wall_start
-    log_end = _log_size()
-    cpu_end = _cpu()
-    stats_end = read_stats(args.control_port)
+    window = await measure_window(args.control_port, args.window)
+    stats_start, stats_end, wall, cpu = window["stats_start"], window["stats_end"], window["wall"], window["cpu"]
+    log_start, log_end = window["log_start"], window["log_end"]
     gc.callbacks.remove(gc_timer)
     if profiler is not None:
         profiler.disable()
@@ -191,7 +208,6 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
 
     polls = stats_end["by_route"][route] - stats_start["by_route"][route]
     new_connections = stats_end["accepted"]["tls"] - stats_start["accepted"]["tls"]
-    cpu = cpu_end - cpu_start
     log_lines = _count_lines(log_file, log_start, log_end)
     expected_polls = args.n * wall / args.interval
     still_waiting = sum(1 for task in tasks if not task.done())
@@ -273,25 +289,33 @@ async def _measure(args: argparse.Namespace, make_trigger: Any, log_file: Path) 
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    from benchmarks.impls import IMPLEMENTATIONS
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--impl", required=True, choices=IMPLEMENTATIONS)
-    parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--interval", type=float, default=1.0)
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the window starts")
-    parser.add_argument("--window", type=float, default=20.0, help="measured seconds")
-    parser.add_argument(
-        "--max-warmup", type=float, default=60.0, help="give up waiting for every trigger's first poll after this"
-    )
-    parser.add_argument("--churn", type=int, default=50, help="triggers on finished sessions")
-    parser.add_argument("--seed", type=int, default=7)
+def add_driver_arguments(
+    parser: argparse.ArgumentParser, impls: tuple[str, ...], n: int, interval: float, warmup: float, window: float
+) -> None:
+    """What every driver takes: which trigger, how many, its interval, the warm-up and measured
+    seconds, the fake endpoint's ports and CA, and where the result and the log go."""
+    parser.add_argument("--impl", required=True, choices=impls)
+    parser.add_argument("--n", type=int, default=n)
+    parser.add_argument("--interval", type=float, default=interval)
+    parser.add_argument("--warmup", type=float, default=warmup, help="seconds before the window starts")
+    parser.add_argument("--window", type=float, default=window, help="measured seconds")
     parser.add_argument("--https-port", type=int, required=True)
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--log-file", type=Path, required=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.impls import IMPLEMENTATIONS
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_driver_arguments(parser, IMPLEMENTATIONS, n=500, interval=1.0, warmup=5.0, window=20.0)
+    parser.add_argument(
+        "--max-warmup", type=float, default=60.0, help="give up waiting for every trigger's first poll after this"
+    )
+    parser.add_argument("--churn", type=int, default=50, help="triggers on finished sessions")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", type=Path, help="cProfile the window into this file (inflates CPU)")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 20_000 or not 0 < args.window <= 600 or not 0 < args.interval <= 60:
