@@ -2,23 +2,38 @@
 
 Airflow 3 moved the authoring API to ``airflow.sdk``; the old paths still import there but emit
 ``DeprecatedImportWarning`` (a FutureWarning). Airflow 2.11 has only the old paths.
+
+The sensor and TaskFlow names (``BaseSensorOperator``, ``PokeReturnValue``, the decorator
+machinery) are imported on first use (module ``__getattr__``): Airflow's dag-processor pre-imports
+only ``airflow.*`` modules a DAG file names, so whatever this module imports eagerly, every parse of
+a DAG with a Devin operator pays again (docs/performance.md, "DAG-parse cost").
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, Context
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.11
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator, BaseOperatorLink  # type: ignore[no-redef]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
 
     AIRFLOW_V3 = False
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseSensorOperator, PokeReturnValue
+    from airflow.sdk.bases.decorator import (
+        DecoratedOperator,
+        TaskDecorator,
+        determine_kwargs,
+        task_decorator_factory,
+    )
+    from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
+    from airflow.sdk.definitions.context import context_merge
 
 try:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
@@ -30,11 +45,6 @@ except ImportError:  # Airflow 2.11
     )
 
 try:
-    from airflow.sdk import PokeReturnValue
-except ImportError:  # Airflow 2.11
-    from airflow.sensors.base import PokeReturnValue  # type: ignore[no-redef]
-
-try:
     from airflow.sdk.configuration import conf
 except ImportError:  # Airflow 2.11
     from airflow.configuration import conf  # type: ignore[no-redef]
@@ -44,27 +54,65 @@ try:
 except ImportError:  # Airflow 2.11
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
-# The TaskFlow machinery behind @task.devin (cheap on top of airflow.sdk: ~10 ms).
-try:
-    from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
-    from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
-    from airflow.sdk.definitions.context import context_merge
-except ImportError:  # Airflow 2.11
-    from airflow.decorators.base import (  # type: ignore[no-redef]
-        DecoratedOperator,
-        TaskDecorator,
-        task_decorator_factory,
-    )
-    from airflow.utils.context import context_merge  # type: ignore[no-redef,attr-defined]
 
-    # A plain string: Airflow 2 stores a template field it cannot JSON-encode as str(value), and an
-    # object's address would change the serialized DAG's hash on every parse.
-    SET_DURING_EXECUTION = "DYNAMIC (set during execution)"  # type: ignore[assignment]
+def _sensor_names() -> dict[str, Any]:
+    try:
+        from airflow.sdk import BaseSensorOperator, PokeReturnValue
+    except ImportError:  # Airflow 2.11
+        from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
+    return {"BaseSensorOperator": BaseSensorOperator, "PokeReturnValue": PokeReturnValue}
 
-try:
-    from airflow.sdk.bases.decorator import determine_kwargs  # Airflow 3.2+
-except ImportError:  # Airflow 2.11 - 3.1
-    from airflow.utils.operator_helpers import determine_kwargs  # type: ignore[no-redef,attr-defined]
+
+def _taskflow_names() -> dict[str, Any]:
+    """The TaskFlow machinery behind @task.devin (~10 ms on top of ``airflow.sdk``)."""
+    try:
+        from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
+        from airflow.sdk.definitions._internal.types import SET_DURING_EXECUTION
+        from airflow.sdk.definitions.context import context_merge
+    except ImportError:  # Airflow 2.11
+        from airflow.decorators.base import (  # type: ignore[no-redef]
+            DecoratedOperator,
+            TaskDecorator,
+            task_decorator_factory,
+        )
+        from airflow.utils.context import context_merge  # type: ignore[no-redef,attr-defined]
+
+        # A plain string: Airflow 2 stores a template field it cannot JSON-encode as str(value), and an
+        # object's address would change the serialized DAG's hash on every parse.
+        SET_DURING_EXECUTION = "DYNAMIC (set during execution)"  # type: ignore[assignment]
+    try:
+        from airflow.sdk.bases.decorator import determine_kwargs  # Airflow 3.2+
+    except ImportError:  # Airflow 2.11 - 3.1
+        from airflow.utils.operator_helpers import determine_kwargs  # type: ignore[no-redef,attr-defined]
+    return {
+        "DecoratedOperator": DecoratedOperator,
+        "TaskDecorator": TaskDecorator,
+        "task_decorator_factory": task_decorator_factory,
+        "SET_DURING_EXECUTION": SET_DURING_EXECUTION,
+        "context_merge": context_merge,
+        "determine_kwargs": determine_kwargs,
+    }
+
+
+_LAZY_GROUPS = {
+    "BaseSensorOperator": _sensor_names,
+    "PokeReturnValue": _sensor_names,
+    "DecoratedOperator": _taskflow_names,
+    "TaskDecorator": _taskflow_names,
+    "task_decorator_factory": _taskflow_names,
+    "SET_DURING_EXECUTION": _taskflow_names,
+    "context_merge": _taskflow_names,
+    "determine_kwargs": _taskflow_names,
+}
+
+
+def __getattr__(name: str) -> Any:
+    load = _LAZY_GROUPS.get(name)
+    if load is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    names = load()
+    globals().update(names)  # later lookups are plain module attributes
+    return names[name]
 
 
 async def aget_connection(conn_id: str) -> Any:

@@ -37,6 +37,11 @@ from enum import Enum
 from typing import Any
 
 from airflow_provider_devin.session import MessagePosition, SessionSnapshot, SessionView, StatusClass
+from airflow_provider_devin.validation import (
+    DEFAULT_POLL_ERROR_WINDOW,
+    DEFAULT_SUSPEND_STALL_TIMEOUT,
+    validate_on_blocked,
+)
 
 __all__ = [
     "DEFAULT_POLL_ERROR_WINDOW",
@@ -54,12 +59,6 @@ __all__ = [
     "validate_event",
     "verdict_event",
 ]
-
-#: Seconds a session may stay suspended (reason unknown) before the wait fails (30 minutes).
-DEFAULT_SUSPEND_STALL_TIMEOUT = 30 * 60.0
-
-#: Seconds the polls of one wait may keep failing transiently (429, 5xx, no answer) before it gives up.
-DEFAULT_POLL_ERROR_WINDOW = 15 * 60.0
 
 #: Longest Devin message text written to a log line.
 MESSAGE_LOG_LIMIT = 300
@@ -83,11 +82,7 @@ class OnBlocked(str, Enum):
         :param field: parameter name used in the error message.
         :raises ValueError: naming ``field`` when the value is not one of the three.
         """
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in cls)
-            raise ValueError(f"{field} must be one of {allowed}, got {value!r}") from None
+        return cls(validate_on_blocked(value, field))
 
 
 class WaitOutcome(str, Enum):
@@ -517,26 +512,6 @@ def is_transient_poll_error(error: BaseException) -> bool:
     from airflow_provider_devin.exceptions import DevinAPIError
 
     return isinstance(error, DevinAPIError) and error.is_transient
-
-
-def poll_error_window_value(window: object, max_poll_errors: object = None, poll_interval: float = 30.0) -> float:
-    """Validate ``poll_error_window`` (seconds >= 0); map a pre-window ``max_poll_errors`` count.
-
-    Triggers serialized before the window existed carry ``max_poll_errors`` (always 5, a count of
-    polls in a row); they get the longer of that many poll intervals and the default window, so an
-    upgrade never makes a waiting task less tolerant.
-
-    :param window: The value given (``None``: the default, or the mapped count).
-    :param max_poll_errors: A count from old trigger kwargs, if any.
-    :param poll_interval: The wait's poll interval (seconds), to map the count.
-    """
-    if window is None:
-        if max_poll_errors is None:
-            return DEFAULT_POLL_ERROR_WINDOW
-        return max(DEFAULT_POLL_ERROR_WINDOW, float(max_poll_errors) * poll_interval)  # type: ignore[arg-type]
-    if isinstance(window, bool) or not isinstance(window, (int, float)) or window < 0:
-        raise ValueError(f"poll_error_window must be a number of seconds >= 0, got {window!r}")
-    return float(window)
 
 
 class OutageWindow:

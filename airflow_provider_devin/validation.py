@@ -7,20 +7,27 @@ before anything remote happens (and before any ACU is spent).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
+    "DEFAULT_POLL_ERROR_WINDOW",
+    "DEFAULT_SUSPEND_STALL_TIMEOUT",
     "MAX_SCHEMA_BYTES",
     "MAX_TAGS",
+    "ON_BLOCKED_CHOICES",
+    "check_attachments_argument",
     "check_list",
+    "check_schema_argument",
     "require_id",
     "require_text",
     "validate_choice",
     "validate_epoch_seconds",
     "validate_id_list",
     "validate_max_acu_limit",
+    "validate_on_blocked",
     "validate_page_size",
+    "validate_poll_error_window",
     "validate_repos",
     "validate_session_secrets",
     "validate_structured_output_schema",
@@ -29,6 +36,18 @@ __all__ = [
 ]
 
 MAX_TAGS = 50
+
+# The wait settings an operator checks when a DAG file builds it. They live here, not in ``status``
+# (which re-exports them), so a DAG parse does not pay for importing the status policy.
+
+#: Seconds a session may stay suspended (reason unknown) before the wait fails (30 minutes).
+DEFAULT_SUSPEND_STALL_TIMEOUT = 30 * 60.0
+
+#: Seconds the polls of one wait may keep failing transiently (429, 5xx, no answer) before it gives up.
+DEFAULT_POLL_ERROR_WINDOW = 15 * 60.0
+
+#: What ``on_blocked`` may be (the values of :class:`airflow_provider_devin.status.OnBlocked`).
+ON_BLOCKED_CHOICES = ("succeed", "fail", "wait")
 MAX_SCHEMA_BYTES = 64 * 1024
 #: v3 ``attachment_urls`` items: ``format: uri``, 1-2083 characters.
 MAX_URI_CHARS = 2083
@@ -178,6 +197,57 @@ def validate_choice(field: str, value: object, choices: Iterable[str]) -> str:
     if value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(allowed)}, got {value!r}.")
     return str(value)
+
+
+def validate_on_blocked(value: object, field: str = "on_blocked") -> str:
+    """Check ``on_blocked``: ``"succeed"``, ``"fail"`` or ``"wait"`` (an ``OnBlocked`` member too)."""
+    text = getattr(value, "value", value)
+    if text not in ON_BLOCKED_CHOICES:
+        allowed = ", ".join(repr(choice) for choice in ON_BLOCKED_CHOICES)
+        raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
+    return str(text)
+
+
+def validate_poll_error_window(window: object, max_poll_errors: object = None, poll_interval: float = 30.0) -> float:
+    """Check ``poll_error_window`` (seconds >= 0); map a pre-window ``max_poll_errors`` count.
+
+    Triggers serialized before the window existed carry ``max_poll_errors`` (always 5, a count of
+    polls in a row); they get the longer of that many poll intervals and the default window, so an
+    upgrade never makes a waiting task less tolerant.
+
+    :param window: The value given (``None``: the default, or the mapped count).
+    :param max_poll_errors: A count from old trigger kwargs, if any.
+    :param poll_interval: The wait's poll interval (seconds), to map the count.
+    """
+    if window is None:
+        if max_poll_errors is None:
+            return DEFAULT_POLL_ERROR_WINDOW
+        return max(DEFAULT_POLL_ERROR_WINDOW, float(max_poll_errors) * poll_interval)  # type: ignore[arg-type]
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or window < 0:
+        raise ValueError(f"poll_error_window must be a number of seconds >= 0, got {window!r}")
+    return float(window)
+
+
+def check_schema_argument(schema: object) -> None:
+    """Fail at DAG parse time on a ``structured_output_schema`` that is neither a dict nor a ``.json`` path."""
+    if schema is None:
+        return
+    if not isinstance(schema, (Mapping, str)):
+        raise ValueError(
+            "structured_output_schema must be a JSON Schema dict or a path to a .json file, got "
+            f"{type(schema).__name__}"
+        )
+    if isinstance(schema, str) and not schema.endswith(".json"):
+        raise ValueError(f"structured_output_schema must be a dict or a path ending in .json, got {schema!r}")
+
+
+def check_attachments_argument(attachments: object) -> list[Any] | None:
+    """Fail at DAG parse time unless ``attachments`` is a list (of paths or ObjectStoragePath objects)."""
+    if attachments is None:
+        return None
+    if isinstance(attachments, (str, bytes)) or not isinstance(attachments, Sequence):
+        raise ValueError("attachments must be a list of local paths or ObjectStoragePath objects")
+    return list(attachments)
 
 
 def validate_epoch_seconds(field: str, value: object) -> int | None:

@@ -340,3 +340,13 @@ def test_an_event_cannot_be_built_with_a_non_terminal_status():
     with pytest.raises(ValueError, match="event status"):
         make_event("running", SID, "")
     assert {"success", "blocked", "failed", "timeout", "error"} == EVENT_STATUSES
+
+
+def test_the_parse_time_on_blocked_check_knows_exactly_the_policy_values():
+    from airflow_provider_devin.status import OnBlocked
+    from airflow_provider_devin.validation import ON_BLOCKED_CHOICES, validate_on_blocked
+
+    assert tuple(member.value for member in OnBlocked) == ON_BLOCKED_CHOICES
+    assert validate_on_blocked(OnBlocked.WAIT) == "wait"
+    with pytest.raises(ValueError, match="on_blocked must be one of 'succeed', 'fail', 'wait', got 'sometimes'"):
+        OnBlocked.coerce("sometimes")

@@ -72,19 +72,6 @@ def template_file_source(value: object, env: jinja2.Environment, log: Any, field
     return source
 
 
-def check_schema_argument(schema: object) -> None:
-    """Fail at DAG parse time on a ``structured_output_schema`` that is neither a dict nor a ``.json`` path."""
-    if schema is None:
-        return
-    if not isinstance(schema, (Mapping, str)):
-        raise ValueError(
-            "structured_output_schema must be a JSON Schema dict or a path to a .json file, got "
-            f"{type(schema).__name__}"
-        )
-    if isinstance(schema, str) and not schema.endswith(".json"):
-        raise ValueError(f"structured_output_schema must be a dict or a path ending in .json, got {schema!r}")
-
-
 def resolve_schema(schema: Mapping[str, Any] | str | None, folders: Sequence[str]) -> dict[str, Any] | None:
     """The schema dict: as given, or read from a ``.json`` file (absolute, or under one of ``folders``)."""
     from airflow_provider_devin.validation import validate_structured_output_schema
@@ -123,15 +110,6 @@ def dag_folders(operator: Any) -> list[str]:
         elif searchpath:
             folders.extend(searchpath)
     return folders
-
-
-def check_attachments_argument(attachments: object) -> list[Any] | None:
-    """Fail at DAG parse time unless ``attachments`` is a list (of paths or ObjectStoragePath objects)."""
-    if attachments is None:
-        return None
-    if isinstance(attachments, (str, bytes)) or not isinstance(attachments, Sequence):
-        raise ValueError("attachments must be a list of local paths or ObjectStoragePath objects")
-    return list(attachments)
 
 
 def attachment_files(attachments: Sequence[Any] | None) -> list[Any]:

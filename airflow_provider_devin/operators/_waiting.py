@@ -14,29 +14,22 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_devin._compat import AirflowException, AirflowFailException, BaseOperator, conf
-from airflow_provider_devin.idempotency import TASK_STATE_KEY, task_instance_key
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
-from airflow_provider_devin.status import (
+from airflow_provider_devin.validation import (
     DEFAULT_POLL_ERROR_WINDOW,
     DEFAULT_SUSPEND_STALL_TIMEOUT,
-    REASON_ACU_BUDGET,
-    OnBlocked,
-    OutageWindow,
-    SessionWatch,
-    StatusPolicy,
-    Verdict,
-    WaitOutcome,
-    is_transient_poll_error,
-    make_event,
-    poll_error_window_value,
-    validate_event,
-    verdict_event,
+    validate_on_blocked,
+    validate_poll_error_window,
 )
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
     from airflow_provider_devin.hooks.devin import DevinHook
     from airflow_provider_devin.session import SessionSnapshot
+    from airflow_provider_devin.status import SessionWatch, StatusPolicy
+
+# The status policy and the idempotency helpers are imported where they are used: a DAG file builds
+# these operators on every parse and needs neither (tests/operators/test_import_cost.py).
 
 #: Extra seconds ``defer(timeout=...)`` allows beyond the trigger's own deadline. It is only a
 #: backstop: the trigger's ``timeout`` event arrives first and lets the task clean up.
@@ -55,7 +48,7 @@ def seconds(value: timedelta | float | int | None, field: str) -> float | None:
 
 def window_seconds(value: timedelta | float) -> float:
     """Validate ``poll_error_window``: seconds >= 0 or a timedelta."""
-    return poll_error_window_value(value.total_seconds() if isinstance(value, timedelta) else value)
+    return validate_poll_error_window(value.total_seconds() if isinstance(value, timedelta) else value)
 
 
 def acu_budget_value(value: object) -> float | None:
@@ -116,6 +109,8 @@ def raise_for_event(event: Mapping[str, Any], policy: StatusPolicy, url: str | N
     :param policy: the wait's policy.
     :param url: the session's web page, for the blocked message.
     """
+    from airflow_provider_devin.status import WaitOutcome
+
     status = event["status"]
     message = event.get("message") or ""
     if status in (WaitOutcome.FAILED.value, WaitOutcome.ERROR.value, WaitOutcome.TIMEOUT.value):
@@ -189,7 +184,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = seconds(poll_interval, "poll_interval")
         self.timeout = seconds(timeout, "timeout")
-        self.on_blocked = OnBlocked.coerce(on_blocked).value
+        self.on_blocked = validate_on_blocked(on_blocked)
         self.suspend_stall_timeout = seconds(suspend_stall_timeout, "suspend_stall_timeout")
         self.terminate_on_timeout = terminate_on_timeout
         self.acu_budget = acu_budget_value(acu_budget)
@@ -199,6 +194,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     # --- helpers ----------------------------------------------------------------------------
 
     def _policy(self) -> StatusPolicy:
+        from airflow_provider_devin.status import OnBlocked, StatusPolicy
+
         return StatusPolicy(
             on_blocked=OnBlocked(self.on_blocked),
             suspend_stall_timeout=self.suspend_stall_timeout or DEFAULT_SUSPEND_STALL_TIMEOUT,
@@ -213,6 +210,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         return False
 
     def _key(self, context: Context) -> str:
+        from airflow_provider_devin.idempotency import task_instance_key
+
         if self.idempotency_key is None:
             return task_instance_key(context)
         key = self.idempotency_key
@@ -254,6 +253,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         reply_pending: bool = False,
     ) -> dict[str, Any]:
         """Wait (sync or deferred) on a session just read; return the result."""
+        from airflow_provider_devin.status import SessionWatch, Verdict, WaitOutcome, verdict_event
+
         session_id = snapshot.view.session_id
         deadline, limit = wait_deadline(context, self.timeout, self.execution_timeout)
         watch = SessionWatch(self._policy(), session_id, self.log, reply_pending=reply_pending)
@@ -309,6 +310,14 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     def _poll_until_done(
         self, watch: SessionWatch, deadline: float | None, url: str | None, limit: str | None
     ) -> dict[str, Any]:
+        from airflow_provider_devin.status import (
+            OutageWindow,
+            WaitOutcome,
+            is_transient_poll_error,
+            make_event,
+            verdict_event,
+        )
+
         session_id = watch.session_id
         outage = OutageWindow(self.poll_error_window)
         while True:
@@ -363,6 +372,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         :param url: The session's web URL.
         :param is_new_session: Whether this task instance created the session.
         """
+        from airflow_provider_devin.status import validate_event
+
         if not session_id:
             # The triggerer merges defer(kwargs=...) with the event; `dag.test()` passes only the
             # event. Fall back to what this try pushed and recorded before deferring.
@@ -376,6 +387,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         return self._conclude(context, checked, url=url, is_new_session=is_new_session)
 
     def _recover_deferral_state(self, context: Context) -> tuple[str | None, str | None, bool | None]:
+        from airflow_provider_devin.idempotency import TASK_STATE_KEY
+
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
         pull: dict[str, Any] = {"task_ids": self.task_id}
@@ -396,6 +409,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         url: str | None,
         is_new_session: bool | None,
     ) -> dict[str, Any]:
+        from airflow_provider_devin.status import REASON_ACU_BUDGET, WaitOutcome
+
         status = event["status"]
         session_id = event["session_id"]
         event = dict(event)

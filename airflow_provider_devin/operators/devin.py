@@ -17,19 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_devin._compat import AirflowException, mask_secret
-from airflow_provider_devin.idempotency import (
-    PROVIDER_TAG_COUNT,
-    TASK_STATE_KEY,
-    idempotency_tag,
-    message_trailer,
-    task_instance_key,
-)
-from airflow_provider_devin.operators import _inputs
 from airflow_provider_devin.operators._waiting import DevinSessionWaitOperator
-from airflow_provider_devin.status import session_summary
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
+    from airflow_provider_devin.idempotency import TASK_STATE_KEY, idempotency_tag, message_trailer, task_instance_key
 
 __all__ = [
     "TASK_STATE_KEY",
@@ -39,6 +31,19 @@ __all__ = [
     "message_trailer",
     "task_instance_key",
 ]
+
+#: Re-exported from :mod:`airflow_provider_devin.idempotency`, imported on first use: a DAG file
+#: imports this module on every parse and needs none of them (tests/operators/test_import_cost.py).
+_FROM_IDEMPOTENCY = frozenset({"TASK_STATE_KEY", "idempotency_tag", "message_trailer", "task_instance_key"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_IDEMPOTENCY:
+        from airflow_provider_devin import idempotency
+
+        return getattr(idempotency, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Create fields passed to the hook only when set (each exists in one API version or both).
 _OPTIONAL_CREATE_FIELDS = (
@@ -187,9 +192,13 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         # The wait parameters (devin_conn_id, deferrable, poll_interval, timeout, on_blocked, ...)
         # are DevinSessionWaitOperator's, documented above.
         super().__init__(**kwargs)
-        from airflow_provider_devin.validation import validate_max_acu_limit
+        from airflow_provider_devin.validation import (
+            check_attachments_argument,
+            check_schema_argument,
+            validate_max_acu_limit,
+        )
 
-        _inputs.check_schema_argument(structured_output_schema)
+        check_schema_argument(structured_output_schema)
         # The create arguments, each kept under its own name (the template fields are rendered there).
         create_arguments = {
             "prompt": prompt,
@@ -215,7 +224,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         # the rendered-fields table, and attachment paths such as "notes.md" are never mistaken for
         # template files.
         self.session_secrets = session_secrets
-        self.attachments = _inputs.check_attachments_argument(attachments)
+        self.attachments = check_attachments_argument(attachments)
         self.terminate_on_kill = terminate_on_kill
         self.require_structured_output = require_structured_output
         self.reuse_finished_session = reuse_finished_session
@@ -223,6 +232,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
 
     def _render_inputs(self, context: Context) -> None:
         """Render what is not a template field: the prompt file, attachment paths and secret values."""
+        from airflow_provider_devin.operators import _inputs
+
         env = self.get_template_env()
         source = _inputs.template_file_source(self.prompt, env, self.log, "prompt")
         if source is not None:
@@ -241,11 +252,14 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         return self.terminate_on_kill
 
     def _resolve_schema(self) -> dict[str, Any] | None:
+        from airflow_provider_devin.operators import _inputs
+
         return _inputs.resolve_schema(self.structured_output_schema, _inputs.dag_folders(self))
 
     def _validated_request(self) -> dict[str, Any]:
         """Check every input before anything remote happens; return the create-call kwargs."""
         from airflow_provider_devin import validation
+        from airflow_provider_devin.idempotency import PROVIDER_TAG_COUNT
 
         prompt = validation.require_text("prompt", self.prompt)
         tags = validation.validate_tags(self.tags) or []
@@ -280,7 +294,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
 
         :param context: The task's Airflow context.
         """
-        from airflow_provider_devin.idempotency import SessionFinder, readable_tag
+        from airflow_provider_devin.idempotency import SessionFinder, idempotency_tag, readable_tag
+        from airflow_provider_devin.operators import _inputs
 
         self._render_inputs(context)
         request = self._validated_request()
@@ -318,6 +333,8 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
 
     def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
         if self.require_structured_output and self.wait_for_completion:
+            from airflow_provider_devin.operators import _inputs
+
             _inputs.check_structured_output(
                 result.get("structured_output"),
                 self._resolve_schema(),
@@ -392,6 +409,8 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         :param context: The task's Airflow context.
         """
         from airflow_provider_devin import validation
+        from airflow_provider_devin.idempotency import message_trailer
+        from airflow_provider_devin.operators import _inputs
 
         session_id = validation.require_id("session_id", self.session_id)
         env = self.get_template_env()
@@ -431,6 +450,8 @@ class DevinSendMessageOperator(DevinSessionWaitOperator):
         # Only what follows our message counts as Devin's answer.
         snapshot = dataclasses.replace(snapshot, new_messages=after)
         if not self.wait_for_completion:
+            from airflow_provider_devin.status import session_summary
+
             last = next((m.text for m in reversed(history) if m.from_devin), None)
             result = session_summary(snapshot.view, url=url, last_devin_message=last)
             self._record_outlets(context, result)

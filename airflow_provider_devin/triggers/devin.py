@@ -25,10 +25,10 @@ from airflow_provider_devin.status import (
     WaitOutcome,
     is_transient_poll_error,
     make_event,
-    poll_error_window_value,
     verdict_event,
 )
 from airflow_provider_devin.triggers._poller import open_poll_source
+from airflow_provider_devin.validation import validate_poll_error_window
 
 __all__ = ["DevinSessionTrigger"]
 
@@ -121,7 +121,7 @@ class DevinSessionTrigger(BaseTrigger):
             acu_budget=acu_budget,
         )
         self.terminate_on_kill = bool(terminate_on_kill)
-        self.poll_error_window = poll_error_window_value(poll_error_window, max_poll_errors, self.poll_interval)
+        self.poll_error_window = validate_poll_error_window(poll_error_window, max_poll_errors, self.poll_interval)
         self.reply_pending = bool(reply_pending) or reply_after_index is not None
         self.position = position if isinstance(position, str) else None
         self.previous_class = previous_class
