@@ -18,13 +18,14 @@ from typing import Any, Unpack, cast
 from airflow_provider_devin.api_types import SessionDetails, SessionResponse, SessionSummary
 from airflow_provider_devin.hooks._async_transport import AsyncTransport, TransportError
 from airflow_provider_devin.hooks._backoff import BackoffGate, backoff_gate
-from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SessionFilters, SnapshotReader
+from airflow_provider_devin.hooks._dialect import ApiDialect, Page, SnapshotReader
 from airflow_provider_devin.hooks._http import (
     ApiRequest,
     connection_error,
     interpret_response,
     log_response,
 )
+from airflow_provider_devin.hooks._listing import SessionListQuery, session_page_request
 from airflow_provider_devin.hooks._resolve import DialectResolver
 from airflow_provider_devin.hooks._retry import acall_with_retries
 from airflow_provider_devin.hooks._settings import ConnectionSettings
@@ -109,24 +110,16 @@ class AsyncDevinAPI:
         self._log = logger
         self._sleep = sleep
         self._resolver = resolver or DialectResolver(settings)
-        self._gate: BackoffGate | None = None
+        #: The connection's read timeout in seconds (one request's own bound).
+        self.timeout: float = settings.timeout
+        #: ``"v1"`` or ``"v3"``.
+        self.api_version: str = settings.api_version
 
     @property
     def gate(self) -> BackoffGate:
-        """The connection's shared backoff gate in this event loop (every request passes through it)."""
-        if self._gate is None:
-            self._gate = backoff_gate(self._settings)
-        return self._gate
-
-    @property
-    def timeout(self) -> float:
-        """The connection's read timeout in seconds (one request's own bound)."""
-        return self._settings.timeout
-
-    @property
-    def api_version(self) -> str:
-        """``"v1"`` or ``"v3"``."""
-        return self._settings.api_version
+        """The connection's shared backoff gate in this event loop (every request passes through it;
+        :func:`~airflow_provider_devin.hooks._backoff.backoff_gate` keeps one per loop and credential)."""
+        return backoff_gate(self._settings)
 
     async def dialect(self) -> ApiDialect:
         """The connection's dialect; on v3 without an ``org_id`` extra, ``GET /v3/self`` the first time."""
@@ -224,17 +217,8 @@ class AsyncDevinAPI:
             cursor = page.next_cursor
         return found
 
-    async def list_sessions(
-        self,
-        tags: list[str] | None = None,
-        user_email: str | None = None,
-        limit: int = 100,
-        offset: int | None = None,
-        *,
-        cursor: str | None = None,
-        **filters: Unpack[SessionFilters],
-    ) -> list[SessionSummary | SessionResponse]:
-        """One page of sessions (as ``DevinHook.list_sessions``).
+    async def list_sessions(self, **query: Unpack[SessionListQuery]) -> list[SessionSummary | SessionResponse]:
+        """One page of sessions (as ``DevinHook.list_sessions``, every argument keyword-only).
 
         :param tags: Only sessions carrying these tags.
         :param user_email: Only sessions created by this user (v1 only).
@@ -245,36 +229,15 @@ class AsyncDevinAPI:
             polling), ``created_after``/``created_before``/``updated_after``/``updated_before``
             (epoch seconds), ``is_archived``.
         """
-        page = await self.list_sessions_page(tags, user_email, limit, offset, cursor=cursor, **filters)
+        page = await self.list_sessions_page(**query)
         return cast(list[SessionSummary | SessionResponse], page.items)
 
-    async def list_sessions_page(
-        self,
-        tags: list[str] | None = None,
-        user_email: str | None = None,
-        limit: int = 100,
-        offset: int | None = None,
-        *,
-        cursor: str | None = None,
-        **filters: Unpack[SessionFilters],
-    ) -> Page:
-        """:meth:`list_sessions` with the next page's cursor (``None`` on the last page).
-
-        :param tags: Only sessions carrying these tags.
-        :param user_email: Only sessions created by this user (v1 only).
-        :param limit: Page size (v3: 1-200).
-        :param offset: Items to skip (v1 only).
-        :param cursor: A previous page's ``next_cursor``.
-        :param filters: v3 only, as for :meth:`list_sessions`.
-        """
-        body = await self._send(
-            lambda d: d.list_sessions(
-                tags=tags, user_email=user_email, page_size=limit, offset=offset, cursor=cursor, **filters
-            )
-        )
-        if offset is not None and cursor is None:
-            cursor = str(offset)
-        return (await self.dialect()).read_session_page(body, page_size=limit, cursor=cursor)
+    async def list_sessions_page(self, **query: Unpack[SessionListQuery]) -> Page:
+        """:meth:`list_sessions` with the next page's cursor (``None`` on the last page), as
+        ``DevinHook.list_sessions_page``: the same keyword arguments, the same request and reading."""
+        build, read = session_page_request(query)
+        body = await self._send(build)
+        return read(await self.dialect(), body)
 
     async def terminate_session(self, session_id: str, *, archive: bool | None = None) -> str | None:
         """Terminate a session (irreversible); returns Devin's ``detail`` on v1, ``None`` on v3.
