@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from airflow_provider_devin.emulator.api_sessions import api_key, base_url
 from airflow_provider_devin.emulator.keys import ApiKey
@@ -22,7 +23,30 @@ from airflow_provider_devin.emulator.state_v3 import ARRAY_FILTERS
 ORG = "/v3/organizations/{org_id}"
 SESSION = ORG + "/sessions/{session_id}"
 First = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Strings = Annotated[list[str] | None, Query()]
+
+
+class SessionListQuery(BaseModel):
+    """The query of ``GET .../sessions``: the page, and the filters (arrays repeated or comma-joined)."""
+
+    first: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    after: str | None = None
+    session_ids: list[str] | None = None
+    tags: list[str] | None = None
+    origins: list[str] | None = None
+    user_ids: list[str] | None = None
+    service_user_ids: list[str] | None = None
+    automation_ids: list[str] | None = None
+    repo_names: list[str] | None = None
+    created_after: int | None = None
+    created_before: int | None = None
+    updated_after: int | None = None
+    updated_before: int | None = None
+    playbook_id: str | None = None
+    schedule_id: str | None = None
+    parent_session_id: str | None = None
+    category: str | None = None
+    is_archived: bool | None = None
+    devin_id: str | None = None  # documented without a meaning; accepted and ignored
 
 
 def principal(state: EmulatorState, request: Request, org_id: str) -> ApiKey:
@@ -48,44 +72,11 @@ def build_router(state: EmulatorState) -> APIRouter:
         return JSONResponse(dict(state.key_info(api_key(request)).principal))
 
     @router.get(ORG + "/sessions")
-    async def list_sessions(
-        org_id: str,
-        request: Request,
-        first: First = DEFAULT_PAGE,
-        after: str | None = None,
-        session_ids: Strings = None,
-        tags: Strings = None,
-        origins: Strings = None,
-        user_ids: Strings = None,
-        service_user_ids: Strings = None,
-        automation_ids: Strings = None,
-        repo_names: Strings = None,
-        created_after: int | None = None,
-        created_before: int | None = None,
-        updated_after: int | None = None,
-        updated_before: int | None = None,
-        playbook_id: str | None = None,
-        schedule_id: str | None = None,
-        parent_session_id: str | None = None,
-        category: str | None = None,
-        is_archived: bool | None = None,
-        devin_id: str | None = None,  # documented without a meaning; accepted and ignored
-    ) -> JSONResponse:
+    async def list_sessions(org_id: str, request: Request, query: Annotated[SessionListQuery, Query()]) -> JSONResponse:
         principal(state, request, org_id)
-        arrays = (session_ids, tags, origins, user_ids, service_user_ids, automation_ids, repo_names)
-        filters: dict[str, Any] = {name: split_values(value) for name, value in zip(ARRAY_FILTERS, arrays, strict=True)}
-        filters.update(
-            created_after=created_after,
-            created_before=created_before,
-            updated_after=updated_after,
-            updated_before=updated_before,
-            playbook_id=playbook_id,
-            schedule_id=schedule_id,
-            parent_session_id=parent_session_id,
-            category=category,
-            is_archived=is_archived,
-        )
-        return JSONResponse(state.list_sessions_v3(org_id, filters, first, after))
+        filters = query.model_dump(exclude={"first", "after", "devin_id"})
+        filters.update({name: split_values(filters[name]) for name in ARRAY_FILTERS})
+        return JSONResponse(state.list_sessions_v3(org_id, filters, query.first, query.after))
 
     @router.post(ORG + "/sessions")
     async def create_session(
