@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+import pytest
+
+
+def airflow_version() -> tuple[int, int]:
+    """``(major, minor)`` of the installed Airflow, read from package metadata: importing airflow
+    here would read its configuration before tests/conftest.py has set AIRFLOW_HOME."""
+    try:
+        text = version("apache-airflow-core")
+    except PackageNotFoundError:  # Airflow 2.11 ships one apache-airflow distribution
+        text = version("apache-airflow")
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+#: Whether this Airflow has the task state store (new in 3.3).
+HAS_TASK_STATE_STORE = airflow_version() >= (3, 3)
+
+#: For tests that read or write the task state store: skipped before Airflow 3.3, which has none
+#: (there the operators record the session in XComs only).
+needs_task_state_store = pytest.mark.skipif(
+    not HAS_TASK_STATE_STORE, reason="the task state store is new in Airflow 3.3 (no task_state_store table before)"
+)
 
 
 def serialize_dag(dag: Any) -> None:

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 #: backstop: the trigger's ``timeout`` event arrives first and lets the task clean up.
 DEFER_BACKSTOP = 600.0
 
+#: XCom recording, before a deferral on an Airflow without the task state store (before 3.3),
+#: whether this task instance created the session; ``execute_complete`` reads it back when it is
+#: called with the event alone (``dag.test()`` before 3.3 does that).
+IS_NEW_SESSION_XCOM_KEY = "is_new_session"
+
 
 def seconds(value: timedelta | float | int | None, field: str) -> float | None:
     """A positive number of seconds from seconds or a timedelta (``None`` stays ``None``)."""
@@ -265,6 +270,8 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
             event = verdict_event(verdict, session_id, watch.summary(snapshot.view, url))
             return self._conclude(context, event, url=url, is_new_session=is_new_session)
         if self.deferrable:
+            if isinstance(is_new_session, bool) and context.get("task_state_store") is None:
+                context["ti"].xcom_push(key=IS_NEW_SESSION_XCOM_KEY, value=is_new_session)
             self._defer(watch, deadline, limit, url, is_new_session)
         event = self._poll_until_done(watch, deadline, url, limit)
         return self._conclude(context, event, url=url, is_new_session=is_new_session)
@@ -397,8 +404,11 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         session_id = ti.xcom_pull(key=SESSION_ID_XCOM_KEY, **pull)
         url = ti.xcom_pull(key=SESSION_URL_XCOM_KEY, **pull)
         store = context.get("task_state_store")
-        record = store.get(TASK_STATE_KEY) if store is not None else None
-        is_new = record.get("is_new_session") if isinstance(record, Mapping) else None
+        if store is not None:  # Airflow 3.3+: the record the create operator wrote
+            record = store.get(TASK_STATE_KEY)
+            is_new = record.get("is_new_session") if isinstance(record, Mapping) else None
+        else:  # before 3.3: what _wait pushed before deferring
+            is_new = ti.xcom_pull(key=IS_NEW_SESSION_XCOM_KEY, **pull)
         return session_id, url, is_new if isinstance(is_new, bool) else None
 
     def _conclude(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from airflow_provider_devin.status import (
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
+    from airflow_provider_devin.session import SessionSnapshot
 
 __all__ = ["DevinSessionSensor"]
 
@@ -164,13 +166,8 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         session_id = self._session_id()
         hook = self.hook
         watch = self._watch
-        try:
-            snapshot = hook.read_session(session_id, watch.position if watch is not None else None)
-        except Exception as err:
-            if not is_transient_poll_error(err):
-                raise
-            # The hook already retried; the sensor's own timeout bounds a longer outage.
-            self.log.warning("Polling Devin session %s failed, will poke again: %s", session_id, err)
+        snapshot = self._read(session_id, watch)
+        if snapshot is None:
             return False
         if self._url is None:
             self._url = snapshot.view.url or hook.session_url(session_id)
@@ -193,10 +190,32 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
                 store.delete(_SUSPENDED_SINCE_KEY)
             else:
                 store.set(_SUSPENDED_SINCE_KEY, watch.suspended_since)
+        # Reschedule mode without a task state store (Airflow before 3.3): nothing carries the stall
+        # clock to the next reschedule (XComs are cleared at each one), so a session suspended for no
+        # known reason would never reach suspend_stall_timeout. This poke keeps polling until the
+        # session resumes or the window ends, holding the worker slot for at most that window.
+        stall_clock_is_lost = self.reschedule and store is None
+        while verdict.outcome is WaitOutcome.RUNNING and stall_clock_is_lost and watch.suspended_since is not None:
+            time.sleep(self.poke_interval)
+            snapshot = self._read(session_id, watch)
+            if snapshot is None:
+                return False
+            verdict = watch.observe(snapshot)
         if verdict.outcome is WaitOutcome.RUNNING:
             return False
         event = verdict_event(verdict, session_id, watch.summary(snapshot.view, self._url))
         return PokeReturnValue(is_done=True, xcom_value=self._conclude(event, self._url))
+
+    def _read(self, session_id: str, watch: SessionWatch | None) -> SessionSnapshot | None:
+        """Read the session (from the watch's position), or None after a transient failure."""
+        try:
+            return self.hook.read_session(session_id, watch.position if watch is not None else None)
+        except Exception as err:
+            if not is_transient_poll_error(err):
+                raise
+            # The hook already retried; the sensor's own timeout bounds a longer outage.
+            self.log.warning("Polling Devin session %s failed, will poke again: %s", session_id, err)
+            return None
 
     def execute_complete(
         self,

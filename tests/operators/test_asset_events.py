@@ -204,27 +204,31 @@ def test_a_failed_task_emits_no_event(request, airflow_db, devin_emulator):
     assert asset_events(dag_id) == []
 
 
-class _Accessor:
-    def __init__(self) -> None:
-        self.extra: dict[str, Any] = {"team": "data", "status": "from-the-user"}
+def _outlet_event_accessors() -> Any:
+    """The ``outlet_events`` mapping a task's context holds, from the running Airflow itself.
+
+    Airflow keys it by the asset's unique key, never by the asset: ``Asset.__hash__`` raises
+    ``TypeError`` on Airflow 3.1.8 (it hashes a dict), so a plain dict keyed by assets cannot
+    stand in for it.
+    """
+    try:
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.context import OutletEventAccessors  # type: ignore[no-redef]
+    return OutletEventAccessors()
 
 
 def test_keys_already_in_the_extra_are_kept_and_ours_win():
-    accessors: dict[Any, _Accessor] = {}
-
-    class Events(dict):
-        def __missing__(self, key: Any) -> _Accessor:
-            accessors[key] = _Accessor()
-            return accessors[key]
-
+    events = _outlet_event_accessors()
     asset = Asset("devin://unit/extra-merge")
+    events[asset].extra = {"team": "data", "status": "from-the-user"}
     result = {"session_id": "devin-1", "url": "u", "pull_request_urls": ["p"], "acus_consumed": 2.0}
     result["status_enum"] = "finished"
 
-    assert record_asset_events({"outlet_events": Events()}, [asset, "not an asset"], result) == 1  # type: ignore[arg-type]
+    assert record_asset_events({"outlet_events": events}, [asset, "not an asset"], result) == 1  # type: ignore[arg-type]
 
-    (accessor,) = accessors.values()
-    assert accessor.extra == {
+    assert len(events) == 1
+    assert events[Asset("devin://unit/extra-merge")].extra == {
         "team": "data",
         "session_id": "devin-1",
         "url": "u",

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from airflow.sdk import DAG
+from dag_testing import needs_task_state_store
 from devin_versions import ApiPaths
 
 from airflow_provider_devin.hooks.devin import DevinHook
@@ -292,6 +293,7 @@ def test_retry_after_dying_between_the_post_and_the_state_write_reattaches_by_ta
     assert "found by its tag" in capfd.readouterr().out
 
 
+@needs_task_state_store
 def test_retry_after_dying_after_the_state_write_reattaches_from_the_task_state_store(
     request, run_dag, devin_emulator, monkeypatch, capfd
 ):
@@ -771,6 +773,7 @@ def test_reuse_finished_session_returns_the_old_session_after_a_clear(devin_emul
     assert "reuse_finished_session=True, so its result is used again" in caplog.text
 
 
+@needs_task_state_store
 def test_the_create_operator_records_its_success_in_the_task_state_store(request, run_dag, devin_emulator):
     from airflow.utils.session import create_session
     from sqlalchemy import text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 
 import pytest
 from airflow.sdk import DAG
 
+from airflow_provider_devin._compat import AirflowException
 from airflow_provider_devin.hooks.devin import DevinHook
 from airflow_provider_devin.sensors.devin import DevinSessionSensor
 
@@ -76,6 +78,48 @@ def test_suspended_session_fails_after_the_stall_window(request, run_dag, devin_
     dr = run_dag(dag)
     assert dr.state == "failed"
     assert "suspend_stall_timeout" in failures[-1]
+
+
+class _TI:
+    def xcom_push(self, key, value):
+        pass
+
+
+class _TaskStateStore(dict):
+    def set(self, key, value, *, retention=None):
+        self[key] = value
+
+
+def suspended_session(devin_emulator) -> str:
+    """A session suspended with no reason given (v1 ``suspend_requested``), from its first read."""
+    session_id = new_session("working_forever")
+    devin_emulator.control.set_status(session_id, status="suspended", status_detail=None)
+    return session_id
+
+
+def test_a_reschedule_poke_without_a_task_state_store_waits_out_the_stall_window_itself(devin_emulator):
+    # Before Airflow 3.3 nothing carries the stall clock to the next reschedule: the poke that sees
+    # the suspension measures the whole window, or the sensor would reschedule forever.
+    session_id = suspended_session(devin_emulator)
+    sensor = DevinSessionSensor(
+        task_id="wait", session_id=session_id, mode="reschedule", poke_interval=0.2, suspend_stall_timeout=1
+    )
+    started = time.monotonic()
+    with pytest.raises(AirflowException, match="suspend_stall_timeout"):
+        sensor.poke({"ti": _TI()})
+    assert time.monotonic() - started >= 1
+
+
+def test_a_reschedule_poke_with_a_task_state_store_hands_the_stall_clock_to_the_next_poke(devin_emulator):
+    store = _TaskStateStore()
+    session_id = suspended_session(devin_emulator)
+    sensor = DevinSessionSensor(
+        task_id="wait", session_id=session_id, mode="reschedule", poke_interval=0.2, suspend_stall_timeout=60
+    )
+
+    assert sensor.poke({"ti": _TI(), "task_state_store": store}) is False
+
+    assert isinstance(store["devin_suspended_since"], float)
 
 
 @pytest.mark.parametrize("mode", [MODES[0], MODES[2]])
