@@ -104,35 +104,35 @@ class Subscription:
         # Undelivered observations and the trigger's pending wait (lighter than an asyncio.Queue:
         # a triggerer holds thousands of these).
         self._items: list[SessionSnapshot | BaseException] = []
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[SessionSnapshot] | None = None
         self._seen: tuple[Any, ...] | None = None
         self._seen_since = 0.0
         self._last_sent = 0.0
 
-    async def next(self) -> SessionSnapshot:
+    def next(self) -> asyncio.Future[SessionSnapshot]:
         """The poller's next observation of the session (bound the wait with ``asyncio.wait_for``).
 
-        :raises Exception: what reading the session raised (a failed batch request included).
+        A future rather than a coroutine, so ``asyncio.wait_for`` needs no task of its own for
+        each of thousands of waiting triggers. It raises what reading the session raised (a
+        failed batch request included).
         """
-        if not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        item = self._items.pop(0)
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        waiter: asyncio.Future[SessionSnapshot] = asyncio.get_running_loop().create_future()
+        if self._items:
+            _settle(waiter, self._items.pop(0))
+        else:
+            self._waiter = waiter
+        return waiter
 
     async def pause(self, seconds: float) -> None:
         """Nothing to wait for: the poller's rounds set the pace."""
 
     def deliver(self, item: SessionSnapshot | BaseException) -> None:
-        """Hand the trigger an observation or a failure."""
-        self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        """Hand the trigger an observation or a failure (kept for its next wait if none is pending)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            _settle(waiter, item)
+        else:
+            self._items.append(item)
 
     def wants_messages(self, body: Mapping[str, Any]) -> tuple[bool, tuple[Any, ...]]:
         """Whether ``body`` calls for a messages read, and the state to :meth:`commit` after it.
@@ -156,6 +156,13 @@ class Subscription:
         self._last_sent = sent
         self.position = snapshot.position
         self.deliver(snapshot)
+
+
+def _settle(waiter: asyncio.Future[SessionSnapshot], item: SessionSnapshot | BaseException) -> None:
+    if isinstance(item, BaseException):
+        waiter.set_exception(item)
+    else:
+        waiter.set_result(item)
 
 
 class SessionPoller:

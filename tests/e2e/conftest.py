@@ -84,7 +84,9 @@ def deployment(e2e_emulator: Any, e2e_api_key: str, request: pytest.FixtureReque
     airflow = LocalAirflow(
         home,
         REPO_ROOT / "dags_examples",
-        unpause=[DAG_ID],
+        # A test module may name more DAGs to unpause and more executor slots (UNPAUSE, PARALLELISM).
+        unpause=[DAG_ID, *getattr(request.module, "UNPAUSE", [])],
+        parallelism=getattr(request.module, "PARALLELISM", 4),
         extra_env={
             "AIRFLOW_CONN_DEVIN_DEFAULT": conn,
             "DEVIN_EXAMPLE_POLL_INTERVAL": "1",

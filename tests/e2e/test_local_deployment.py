@@ -120,7 +120,7 @@ def test_nightly_run_waits_in_the_triggerer_and_keeps_the_key_out_of_logs_and_db
     trigger_logs = [p for p in airflow.task_log_files(DAG_ID, run_id, TASK_ID) if ".log.trigger." in p.name]
     assert [p.name for p in trigger_logs] == [f"attempt=1.log.trigger.{triggerer_id}.log"]
     assert session_id in trigger_logs[0].read_text()
-    polls = emulator.control.journal(method="GET", path=e2e_paths.session(session_id))
+    polls = emulator.control.journal(method="GET", path=e2e_paths.status_poll(session_id))
     assert any("(async)" in (entry.get("user_agent") or "") for entry in polls)
 
     # Exactly one create reached Devin for the one task instance that creates sessions.
