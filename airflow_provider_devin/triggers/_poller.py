@@ -22,6 +22,7 @@ send ``session_ids=`` for the group; and 2.11/3.1/3.2 need this poller anyway.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -286,6 +287,22 @@ class SessionPoller:
             sub.deliver(err)
         else:
             sub.commit(seen, snapshot, sent, received)
+
+
+async def next_observation(source: _OwnPoll | Subscription, limit: float) -> SessionSnapshot:
+    """``source.next()`` within ``limit`` seconds (``asyncio.TimeoutError`` after that).
+
+    On Python 3.11, ``asyncio.wait_for`` returns the result instead of raising when the task is
+    cancelled in the same loop iteration as the awaited future completes -- likely when one poller
+    round answers thousands of waiting triggers while the triggerer cancels some of them. A trigger
+    that lost its cancellation would wait on forever, so the cancellation is raised again here.
+    """
+    try:
+        return await asyncio.wait_for(source.next(), limit)
+    finally:
+        task = asyncio.current_task()
+        if sys.version_info < (3, 12) and task is not None and task.cancelling():
+            raise asyncio.CancelledError
 
 
 _pollers: dict[tuple[Any, ...], SessionPoller] = {}

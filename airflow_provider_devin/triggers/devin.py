@@ -27,7 +27,7 @@ from airflow_provider_devin.status import (
     make_event,
     verdict_event,
 )
-from airflow_provider_devin.triggers._poller import open_poll_source
+from airflow_provider_devin.triggers._poller import next_observation, open_poll_source
 from airflow_provider_devin.validation import validate_poll_error_window
 
 __all__ = ["DevinSessionTrigger"]
@@ -194,9 +194,7 @@ class DevinSessionTrigger(BaseTrigger):
                         )
                     started = outage.started()
                     try:
-                        snapshot = await asyncio.wait_for(
-                            source.next(), self._poll_limit(outage, started, source.wait_bound)
-                        )
+                        snapshot = await next_observation(source, self._poll_limit(outage, started, source.wait_bound))
                     except Exception as err:
                         if isinstance(err, asyncio.TimeoutError):
                             if self.deadline is not None and time.time() >= self.deadline:

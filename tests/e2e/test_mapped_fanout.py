@@ -79,6 +79,6 @@ def test_200_mapped_deferred_tasks_share_one_list_request_per_interval(
     results = [airflow.xcom(DAG_ID, run_id, TASK_ID, map_index=index) for index in range(FANOUT)]
     assert all(result["status_enum"] == "finished" for result in results)
     assert {result["session_id"] for result in results} == sessions  # each task its own session
-    prompts = {s["session_id"]: s["prompt"] for s in control.sessions()}
+    prompts = {s["session_id"]: s["request"]["prompt"] for s in control.sessions()}
     # Map index i asked about repos[i]: its result is the session created from that prompt.
     assert all(f"{repos[index]}:" in prompts[result["session_id"]] for index, result in enumerate(results))
