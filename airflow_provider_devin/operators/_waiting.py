@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from airflow_provider_devin._compat import AirflowException, AirflowFailException, BaseOperator, conf
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
@@ -39,6 +39,22 @@ DEFER_BACKSTOP = 600.0
 #: whether this task instance created the session; ``execute_complete`` reads it back when it is
 #: called with the event alone (``dag.test()`` before 3.3 does that).
 IS_NEW_SESSION_XCOM_KEY = "is_new_session"
+
+
+class ResumeKwargs(TypedDict, total=False):
+    """What a deferred wait hands its ``execute_complete`` beside the event (``defer(kwargs=...)``):
+    the session, its web URL and (operators) whether this task instance created it."""
+
+    session_id: str | None
+    url: str | None
+    is_new_session: bool | None
+
+
+def default_deferrable(deferrable: bool | None) -> bool:
+    """``deferrable`` as given, else ``[operators] default_deferrable`` (as Airflow's own operators do)."""
+    if deferrable is None:
+        return conf.getboolean("operators", "default_deferrable", fallback=False)
+    return deferrable
 
 
 def seconds(value: timedelta | float | int | None, field: str) -> float | None:
@@ -184,9 +200,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         super().__init__(**kwargs)
         self.devin_conn_id = devin_conn_id
         self.wait_for_completion = wait_for_completion
-        if deferrable is None:
-            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable(deferrable)
         self.poll_interval = seconds(poll_interval, "poll_interval")
         self.timeout = seconds(timeout, "timeout")
         self.on_blocked = validate_on_blocked(on_blocked)
@@ -364,23 +378,18 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
                 return verdict_event(verdict, session_id, watch.summary(snapshot.view, url))
 
     def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        session_id: str | None = None,
-        url: str | None = None,
-        is_new_session: bool | None = None,
+        self, context: Context, event: dict[str, Any] | None = None, **resume: Unpack[ResumeKwargs]
     ) -> dict[str, Any]:
         """Resume after the trigger fired: validate its event and finish (or fail) the task.
 
         :param context: The task's Airflow context.
         :param event: The trigger's event payload.
-        :param session_id: The session this task deferred on (from ``defer(kwargs=...)``).
-        :param url: The session's web URL.
-        :param is_new_session: Whether this task instance created the session.
+        :param resume: What the task deferred with (``ResumeKwargs``): ``session_id``, the
+            session's ``url`` and ``is_new_session``, whether this task instance created it.
         """
         from airflow_provider_devin.status import validate_event
 
+        session_id, url, is_new_session = resume.get("session_id"), resume.get("url"), resume.get("is_new_session")
         if not session_id:
             # The triggerer merges defer(kwargs=...) with the event; `dag.test()` passes only the
             # event. Fall back to what this try pushed and recorded before deferring.

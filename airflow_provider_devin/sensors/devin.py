@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from airflow_provider_devin._compat import (
     AirflowException,
     AirflowSensorTimeout,
     BaseSensorOperator,
     PokeReturnValue,
-    conf,
 )
 from airflow_provider_devin.links.devin import SESSION_ID_XCOM_KEY, SESSION_URL_XCOM_KEY, DevinSessionLink
 from airflow_provider_devin.operators._waiting import (
     DevinHookMixin,
+    ResumeKwargs,
     acu_budget_value,
+    default_deferrable,
     describe_limit,
     raise_for_event,
     seconds,
@@ -94,6 +95,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = default_deferrable(deferrable)
         self.session_id = session_id
         self.devin_conn_id = devin_conn_id
         self.on_blocked = OnBlocked.coerce(on_blocked).value
@@ -106,9 +108,6 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
             acu_budget=self.acu_budget,
         )
         self.suspend_stall_timeout = self._policy.suspend_stall_timeout
-        if deferrable is None:
-            deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
-        self.deferrable = deferrable
         self.poll_error_window = window_seconds(poll_error_window)
         self._watch: SessionWatch | None = None
         self._url: str | None = None
@@ -218,23 +217,18 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
             return None
 
     def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        session_id: str | None = None,
-        url: str | None = None,
+        self, context: Context, event: dict[str, Any] | None = None, **resume: Unpack[ResumeKwargs]
     ) -> dict[str, Any]:
         """Resume after the trigger fired: validate the event, return the summary or fail.
 
         :param context: The task's Airflow context.
         :param event: The trigger's event payload.
-        :param session_id: The session this sensor deferred on.
-        :param url: The session's web URL.
+        :param resume: What the sensor deferred with: the ``session_id`` and its ``url``.
         """
         # The triggerer passes defer(kwargs=...) along with the event; `dag.test()` passes only the
         # event. session_id is a template field, re-rendered in this fresh process.
-        session_id = session_id or self._session_id()
-        url = url or self.hook.session_url(session_id)
+        session_id = resume.get("session_id") or self._session_id()
+        url = resume.get("url") or self.hook.session_url(session_id)
         try:
             checked = validate_event(event, session_id)
         except ValueError as err:
