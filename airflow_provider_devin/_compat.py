@@ -94,6 +94,31 @@ def _taskflow_names() -> dict[str, Any]:
     }
 
 
+try:
+    from airflow.sdk import ResumableJobMixin  # Airflow 3.3+: durable execution (AIP-103)
+
+    HAS_RESUMABLE_JOBS = True
+except ImportError:  # Airflow 2.11 - 3.2: no task state store, so nothing to resume from
+    HAS_RESUMABLE_JOBS = False
+
+    class ResumableJobMixin:  # type: ignore[no-redef]
+        """Stand-in for Airflow 3.3's ``ResumableJobMixin``: submit, wait, result; never durable.
+
+        It accepts ``durable`` so one DAG file parses on every Airflow, and sets it to ``False``.
+        """
+
+        external_id_key: str = "remote_job_id"
+
+        def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.durable = False
+
+        def execute_resumable(self, context: Any) -> Any:
+            external_id = self.submit_job(context)  # type: ignore[attr-defined]
+            self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
+            return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
+
+
 _LAZY_GROUPS = {
     "BaseSensorOperator": _sensor_names,
     "PokeReturnValue": _sensor_names,
@@ -131,6 +156,7 @@ async def aget_connection(conn_id: str) -> Any:
 
 __all__ = [
     "AIRFLOW_V3",
+    "HAS_RESUMABLE_JOBS",
     "SET_DURING_EXECUTION",
     "AirflowException",
     "AirflowFailException",
@@ -142,6 +168,7 @@ __all__ = [
     "Context",
     "DecoratedOperator",
     "PokeReturnValue",
+    "ResumableJobMixin",
     "TaskDecorator",
     "aget_connection",
     "asset_outlet_types",

@@ -178,6 +178,9 @@ class SessionFinder:
     min_generation: int = field(default=1, init=False)
     _highest_generation: int = field(default=0, init=False, repr=False)
     _generation: int = field(default=1, init=False, repr=False)
+    _store_checked: bool = field(default=False, init=False, repr=False)
+    #: What :meth:`_record` last wrote to the task state store (``None`` before a session is known).
+    stored_record: dict[str, Any] | None = field(default=None, init=False)
 
     # --- finding ------------------------------------------------------------------------------
 
@@ -190,27 +193,9 @@ class SessionFinder:
         generation starts, unless ``reuse_finished_session``. Without a store (Airflow < 3.3, or
         ``[state_store] clear_on_success``) a clear cannot be told from a retry, and it reattaches.
         """
-        record = self._record_from_store()
-        if record is not None and record.get("succeeded"):
-            generation = _int(record.get("generation"), 1)
-            self._highest_generation = max(self._highest_generation, generation)
-            if self.reuse_finished_session:
-                self.log.info(
-                    "This task instance already succeeded with Devin session %s and was cleared; "
-                    "reuse_finished_session=True, so its result is used again.",
-                    record["session_id"],
-                )
-            else:
-                self.min_generation = generation + 1
-                self.log.info(
-                    "This task instance already succeeded with Devin session %s and was cleared: a clear means "
-                    "redo, so a new session is started (reuse_finished_session=True would return the old result).",
-                    record["session_id"],
-                )
-        if record is not None and self.min_generation == 1:
-            attached = self._from_record(record)
-            if attached is not None:
-                return attached
+        attached = self.find_recorded()
+        if attached is not None:
+            return attached
         # The store cannot know a session whose create response was lost, or whose worker died
         # between the POST and the store write (or an Airflow without a store): Devin knows the tag.
         views = self._patiently("Looking for this session by its tag", self.hook.find_sessions, self.tag)
@@ -232,8 +217,42 @@ class SessionFinder:
             self.log.info("No earlier Devin session for this task instance (tag %s).", self.tag)
         return None
 
-    def _record_from_store(self) -> Mapping[str, Any] | None:
-        record = self.store.get(TASK_STATE_KEY) if self.store is not None else None
+    def find_recorded(self, stored: Any = None) -> Attached | None:
+        """The first half of :meth:`find`: the session the task state store names, if it is live and
+        this task instance should reattach to it (else ``None``; a dead one is noted in
+        :attr:`replaced`, a clear after success raises :attr:`min_generation`).
+
+        Runs once per finder: :meth:`find` skips it when it was called already (Airflow 3.3's
+        resume decision calls it first, then :meth:`find` for the tag search).
+
+        :param stored: the store's value when the caller has read it already (else it is read here).
+        """
+        if self._store_checked:
+            return None
+        self._store_checked = True
+        record = self._record_from_store(stored)
+        if record is not None and record.get("succeeded"):
+            generation = _int(record.get("generation"), 1)
+            self._highest_generation = max(self._highest_generation, generation)
+            if self.reuse_finished_session:
+                self.log.info(
+                    "This task instance already succeeded with Devin session %s and was cleared; "
+                    "reuse_finished_session=True, so its result is used again.",
+                    record["session_id"],
+                )
+            else:
+                self.min_generation = generation + 1
+                self.log.info(
+                    "This task instance already succeeded with Devin session %s and was cleared: a clear means "
+                    "redo, so a new session is started (reuse_finished_session=True would return the old result).",
+                    record["session_id"],
+                )
+        if record is not None and self.min_generation == 1:
+            return self._from_record(record)
+        return None
+
+    def _record_from_store(self, stored: Any = None) -> Mapping[str, Any] | None:
+        record = stored if stored is not None or self.store is None else self.store.get(TASK_STATE_KEY)
         if isinstance(record, Mapping) and record.get("tag") == self.tag and record.get("session_id"):
             return record
         return None
@@ -414,17 +433,15 @@ class SessionFinder:
         return Attached(snapshot, url, is_new, how)
 
     def _record(self, session_id: str, url: str | None, is_new_session: bool) -> None:
+        self.stored_record = {
+            "session_id": session_id,
+            "url": url,
+            "tag": self.tag,
+            "is_new_session": is_new_session,
+            "generation": self._generation,
+        }
         if self.store is not None:  # Airflow 3.3+; survives retries, unlike XCom
-            self.store.set(
-                TASK_STATE_KEY,
-                {
-                    "session_id": session_id,
-                    "url": url,
-                    "tag": self.tag,
-                    "is_new_session": is_new_session,
-                    "generation": self._generation,
-                },
-            )
+            self.store.set(TASK_STATE_KEY, self.stored_record)
         if self.record is not None:
             self.record(session_id, url, is_new_session)
 

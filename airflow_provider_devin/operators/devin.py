@@ -16,12 +16,19 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_devin._compat import AirflowException, mask_secret
+from airflow_provider_devin._compat import AirflowException, ResumableJobMixin, mask_secret
 from airflow_provider_devin.operators._waiting import DevinSessionWaitOperator
 
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
-    from airflow_provider_devin.idempotency import TASK_STATE_KEY, idempotency_tag, message_trailer, task_instance_key
+    from airflow_provider_devin.idempotency import (
+        TASK_STATE_KEY,
+        Attached,
+        SessionFinder,
+        idempotency_tag,
+        message_trailer,
+        task_instance_key,
+    )
 
 __all__ = [
     "TASK_STATE_KEY",
@@ -45,6 +52,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: get_job_status's first word for a session not to reattach to (Airflow then submits anew).
+_REPLACE = "replace"
+#: ... and for a session whose turn is done (session.StatusClass.FINISHED, not imported at DAG parse).
+_TURN_DONE = "finished"
+
 #: Create fields passed to the hook only when set (each exists in one API version or both).
 _OPTIONAL_CREATE_FIELDS = (
     "snapshot_id",
@@ -61,7 +73,7 @@ _OPTIONAL_CREATE_FIELDS = (
 _Strings = Sequence[str] | None
 
 
-class DevinCreateSessionOperator(DevinSessionWaitOperator):
+class DevinCreateSessionOperator(ResumableJobMixin, DevinSessionWaitOperator):
     """Create a Devin session (exactly once per task instance) and wait for its result.
 
     Before creating, the operator looks for a session this task instance already created - in the
@@ -127,7 +139,17 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
         means redo; a retry after a failure always reattaches). Needs Airflow 3.3's task state store to
         tell a clear from a retry; without it a clear reattaches.
     :param idempotency_key: Overrides the task instance key the session is tagged with (templated).
+    :param durable: Airflow 3.3+: let Airflow's durable-execution contract (``ResumableJobMixin``)
+        make the resume decision from the task state store and emit its ``resumable_job.*`` metrics
+        (default ``True``). ``False`` turns off only that: the provider's own lookup (task state
+        store, then the ``airflow-ti:`` tag) still runs, so one session per task instance holds
+        either way. Accepted and ignored before 3.3 (``durable`` is then ``False``).
     """
+
+    #: Airflow 3.3's ``external_id_key``: the task state store key of this task instance's session,
+    #: ``devin_session`` (the same key the provider used before it adopted the mixin). Never rename
+    #: it: a retry in flight reads the old key.
+    external_id_key = "devin_session"  # = idempotency.TASK_STATE_KEY (not imported at DAG parse)
 
     template_fields: Sequence[str] = (
         "prompt",
@@ -162,6 +184,12 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
     create_as_user_id: str | None
     resumable: bool | None
     platform: str | None
+
+    # Set by execute() for the resume decision and the methods the mixin calls after it.
+    _finder: SessionFinder | None = None
+    _create_request: tuple[dict[str, Any], list[Any]] = ({}, [])
+    _attached: Attached | None = None
+    _result: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -294,7 +322,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
 
         :param context: The task's Airflow context.
         """
-        from airflow_provider_devin.idempotency import SessionFinder, idempotency_tag, readable_tag
+        from airflow_provider_devin.idempotency import SessionFinder, idempotency_tag
         from airflow_provider_devin.operators import _inputs
 
         self._render_inputs(context)
@@ -309,7 +337,7 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
             self._session_id = session_id
             self._push_session(context, session_id, url)
 
-        finder = SessionFinder(
+        self._finder = SessionFinder(
             hook,
             self.log,
             tag=tag,
@@ -317,19 +345,113 @@ class DevinCreateSessionOperator(DevinSessionWaitOperator):
             record=record,
             reuse_finished_session=self.reuse_finished_session,
         )
-        attached = finder.find()
+        self._create_request = (request, files)
+        self._attached = None
+        self._result = None
+        return self.execute_resumable(context)
+
+    # --- Airflow 3.3's durable-execution contract (ResumableJobMixin) ----------------------------
+    #
+    # The mixin reads the task state store (key ``devin_session``), asks get_job_status, then either
+    # reconnects (poll_until_complete), returns the result of a finished session (get_job_result) or
+    # submits (submit_job). It leaves one window open: a worker dying after the create and before
+    # the store write. submit_job closes it: it looks for the task instance's session by its
+    # ``airflow-ti:`` tag in Devin before creating anything. Before 3.3 a stand-in runs submit_job,
+    # poll_until_complete and get_job_result in a row (submit_job then also reads the store).
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """The state of the session the task state store names, as ``"<class> (<status>)"``.
+
+        ``class`` is the provider's status class (``working``, ``finished``, ``needs_human``...);
+        a session not to reattach to reads ``"replace (...)"`` (it ended without finishing, the
+        task instance succeeded before a clear, or it is gone or another key's).
+
+        :param external_id: The stored record (``session_id``, ``url``, ``tag``, ``generation``...).
+        :param context: The task's Airflow context.
+        """
+        self._attached = self._session_finder.find_recorded(external_id)
+        if self._attached is None:
+            if self._session_finder.min_generation > 1:
+                return f"{_REPLACE} (the task instance succeeded before it was cleared: a clear means redo)"
+            if self._session_finder.replaced:
+                return f"{_REPLACE} (the session ended without finishing)"
+            return f"{_REPLACE} (no live session of this task instance recorded)"
+        view = self._attached.snapshot.view
+        return f"{view.status_class.value} ({view.status_label})"
+
+    def is_job_active(self, status: str) -> bool:
+        """Whether to reconnect: the session is live and its turn not done (working, paused,
+        waiting for a person, idle, or a status this release does not know).
+
+        :param status: What :meth:`get_job_status` returned.
+        """
+        # get_job_status writes either "replace (...)" or a status class; every class but
+        # "finished" is one to wait on again.
+        return status.split(" ", 1)[0] not in (_REPLACE, _TURN_DONE)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Whether the session already finished its turn (its result is returned without waiting).
+
+        :param status: What :meth:`get_job_status` returned.
+        """
+        return status.split(" ", 1)[0] == _TURN_DONE
+
+    def submit_job(self, context: Context) -> dict[str, Any] | None:
+        """Find this task instance's session by its tag (closing the mixin's crash window), else create
+        it; return the record the task state store keeps.
+
+        :param context: The task's Airflow context.
+        """
+        from airflow_provider_devin.idempotency import readable_tag
+
+        attached = self._session_finder.find()
         if attached is None:
+            request, files = self._create_request
             prompt = request.pop("prompt")
             urls = []
             for path in files:
                 with path.open("rb") as handle:
-                    urls.append(hook.upload_attachment(handle, filename=path.name))
+                    urls.append(self.hook.upload_attachment(handle, filename=path.name))
                 self.log.info("Uploaded attachment %s as %s", path, urls[-1])
             if urls:
                 request["attachment_urls"] = urls
-            request["tags"] = [*request["tags"], tag, readable_tag(context)]
-            attached = finder.create(prompt, request)
-        return self._wait(context, snapshot=attached.snapshot, url=attached.url, is_new_session=attached.is_new_session)
+            request["tags"] = [*request["tags"], self._session_finder.tag, readable_tag(context)]
+            attached = self._session_finder.create(prompt, request)
+        self._attached = attached
+        return self._session_finder.stored_record
+
+    # The mixin declares "-> None", but on a reconnect execute_resumable returns what this returns
+    # as the task's result (``return self.poll_until_complete(...)``, Airflow 3.3.2): so it returns it.
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        """Wait on the session (polling, or deferred to the triggerer) and return the task's result.
+
+        :param external_id: The stored record (the session itself was attached already).
+        :param context: The task's Airflow context.
+        """
+        if self._attached is None:
+            raise AirflowException(f"No Devin session was attached before waiting (record {external_id!r:.200}).")
+        attached = self._attached
+        self._result = self._wait(
+            context, snapshot=attached.snapshot, url=attached.url, is_new_session=attached.is_new_session
+        )
+        return self._result
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        """The task's result: what the wait returned, or, for a session that had already finished
+        its turn, the same result read at once.
+
+        :param external_id: The stored record.
+        :param context: The task's Airflow context.
+        """
+        if self._result is None:
+            return self.poll_until_complete(external_id, context)
+        return self._result
+
+    @property
+    def _session_finder(self) -> SessionFinder:
+        if self._finder is None:
+            raise AirflowException("execute() builds the session finder before the resume decision.")
+        return self._finder
 
     def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
         if self.require_structured_output and self.wait_for_completion:
