@@ -535,11 +535,17 @@ class OutageWindow:
         return now if self.since is None else self.since
 
     def remaining(self, poll_started: float) -> float:
-        """Seconds left in the window for a poll begun at ``poll_started`` (from :meth:`started`)."""
+        """Seconds left in the window for a poll begun at ``poll_started``.
+
+        :param poll_started: When the poll began (from :meth:`started`).
+        """
         return max(0.0, poll_started + self.window - self._clock())
 
     def failed(self, poll_started: float) -> bool:
-        """Record a transient failure; True when the window is used up (the wait should give up)."""
+        """Record a transient failure; True when the window is used up (the wait should give up).
+
+        :param poll_started: When the failed poll began (the outage starts then if none is running).
+        """
         if self.since is None:
             self.since = poll_started
         return self.down_for() >= self.window
