@@ -22,6 +22,7 @@ send ``session_ids=`` for the group; and 2.11/3.1/3.2 need this poller anyway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -182,6 +183,7 @@ class SessionPoller:
         self._joined = asyncio.Event()
         self._reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
         self._task: asyncio.Task[None] | None = None
+        self._reading: dict[Subscription, asyncio.Task[None]] = {}
         #: Batch requests sent (for tests and benchmarks).
         self.batch_requests = 0
 
@@ -220,6 +222,16 @@ class SessionPoller:
                 await asyncio.sleep(self._interval)
 
     async def _serve(self, api: Any) -> None:
+        try:
+            await self._rounds(api)
+        finally:  # the reads use the client the caller is about to release
+            reading = list(self._reading.values())
+            for task in reading:
+                task.cancel()
+            if reading:
+                await asyncio.wait(reading)
+
+    async def _rounds(self, api: Any) -> None:
         # Rounds: a full one every interval (every subscriber), and between them join rounds for
         # newcomers, at most one per JOIN_DELAY; the first round runs at once, so a lone trigger
         # waits no longer for its first observation than it would polling on its own.
@@ -264,9 +276,30 @@ class SessionPoller:
                     sub.deliver(err)
             return
         received = time.monotonic()
-        await asyncio.gather(
-            *(self._read(api, sub, bodies.get(key), sent, received) for key in keys for sub in by_key[key])
-        )
+        loop = asyncio.get_running_loop()
+        for key in keys:
+            body = bodies.get(key)
+            for sub in by_key[key]:
+                if sub in self._reading:  # its previous read still runs: it takes the next round
+                    continue
+                if body is not None and not (decision := sub.wants_messages(body))[0]:
+                    try:  # nothing moved: an observation without a request
+                        snapshot = await api.read_listed_session(
+                            sub.session_id, body, sub.position, read_messages=False
+                        )
+                    except Exception as err:
+                        sub.deliver(err)
+                    else:
+                        sub.commit(decision[1], snapshot, sent, received)
+                    continue
+                # Reads that need requests run beside the rounds, so a round (and the status
+                # changes it brings) never waits behind thousands of messages reads.
+                task = loop.create_task(self._read(api, sub, body, sent, received))
+                self._reading[sub] = task
+                task.add_done_callback(functools.partial(self._read_done, sub))
+
+    def _read_done(self, sub: Subscription, _task: asyncio.Task[None]) -> None:
+        self._reading.pop(sub, None)
 
     async def _read(
         self, api: Any, sub: Subscription, body: dict[str, Any] | None, sent: float, received: float
