@@ -150,6 +150,10 @@ class Subscription:
         moved = self._seen is None or seen[0] is None or seen != self._seen
         return moved or self._last_sent - self._seen_since < UPDATED_AT_RESOLUTION, seen
 
+    def status_changed(self, body: Mapping[str, Any]) -> bool:
+        """Whether ``body``'s status or detail differs from the last observation's (not the first)."""
+        return self._seen is not None and (body.get("status"), body.get("status_detail")) != self._seen[1:]
+
     def commit(self, seen: tuple[Any, ...], snapshot: SessionSnapshot, sent: float, received: float) -> None:
         """Record a successful observation (its batch sent and answered at these monotonic times), hand it over."""
         if seen != self._seen:
@@ -182,6 +186,7 @@ class SessionPoller:
         self._subs: set[Subscription] = set()
         self._joined = asyncio.Event()
         self._reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        self._urgent_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
         self._task: asyncio.Task[None] | None = None
         self._reading: dict[Subscription, asyncio.Task[None]] = {}
         #: Batch requests sent (for tests and benchmarks).
@@ -294,7 +299,10 @@ class SessionPoller:
                     continue
                 # Reads that need requests run beside the rounds, so a round (and the status
                 # changes it brings) never waits behind thousands of messages reads.
-                task = loop.create_task(self._read(api, sub, body, sent, received))
+                # A status change goes ahead of first-observation and same-second reads (its own
+                # slots), so thousands of start-up reads cannot hold back a finished session.
+                changed = body is not None and sub.status_changed(body)
+                task = loop.create_task(self._read(api, sub, body, sent, received, changed))
                 self._reading[sub] = task
                 task.add_done_callback(functools.partial(self._read_done, sub))
 
@@ -302,17 +310,24 @@ class SessionPoller:
         self._reading.pop(sub, None)
 
     async def _read(
-        self, api: Any, sub: Subscription, body: dict[str, Any] | None, sent: float, received: float
+        self,
+        api: Any,
+        sub: Subscription,
+        body: dict[str, Any] | None,
+        sent: float,
+        received: float,
+        urgent: bool = False,
     ) -> None:
+        slots = self._urgent_reads if urgent else self._reads
         try:
             if body is None:  # not in the answer: its own GET decides (a 404 is the trigger's not-found)
-                async with self._reads:
+                async with slots:
                     snapshot = await api.read_session(sub.session_id, sub.position)
                 seen: tuple[Any, ...] = (None, None, None)
             else:
                 read, seen = sub.wants_messages(body)
                 if read:
-                    async with self._reads:
+                    async with slots:
                         snapshot = await api.read_listed_session(sub.session_id, body, sub.position)
                 else:
                     snapshot = await api.read_listed_session(sub.session_id, body, sub.position, read_messages=False)

@@ -220,3 +220,7 @@ def test_an_unchanged_updated_at_is_read_again_only_within_its_second():
     assert sub.wants_messages({**body, "updated_at": 101})[0]
     assert sub.wants_messages({**body, "status_detail": "finished"})[0]
     assert sub.wants_messages({**body, "updated_at": None})[0]  # no updated_at: always read
+    # Only a status change jumps the queue of reads, not a new message.
+    assert not sub.status_changed({**body, "updated_at": 101})
+    assert sub.status_changed({**body, "status_detail": "finished"})
+    assert not Subscription("devin-2", MessagePosition()).status_changed(body)  # first sight
