@@ -10,7 +10,8 @@ Decisions (``devin-api-v3.md`` §4.6):
 * ``FINISHED`` -> success.
 * ``NEEDS_HUMAN`` (v1 ``blocked``; v3 ``waiting_for_user`` / ``waiting_for_approval``) -> per
   ``on_blocked``: ``"succeed"`` (default; Devin parks there after it delivers), ``"fail"``, or
-  ``"wait"`` (a human answers in the Devin UI).
+  ``"wait"`` (a human answers in the Devin UI) or ``"human"`` (the wait ends ``blocked`` and the
+  operator asks a person through Airflow's human-in-the-loop: ``operators/_human.py``).
 * ``IDLE`` (v3 ``suspended`` + ``inactivity``) is decided from the previous state: after
   ``FINISHED`` it is a success, after ``NEEDS_HUMAN`` it is treated as ``NEEDS_HUMAN``; when the
   previous state is unknown (the first look) it is read as "Devin stopped and waits", i.e. as
@@ -73,14 +74,16 @@ class OnBlocked(str, Enum):
     SUCCEED = "succeed"
     FAIL = "fail"
     WAIT = "wait"
+    #: Ask a person through Airflow's human-in-the-loop (Airflow 3.1+; see ``operators/_human.py``).
+    HUMAN = "human"
 
     @classmethod
     def coerce(cls, value: str | OnBlocked, *, field: str = "on_blocked") -> OnBlocked:
         """Validate a user-supplied value.
 
-        :param value: ``"succeed"``, ``"fail"`` or ``"wait"`` (or a member).
+        :param value: ``"succeed"``, ``"fail"``, ``"wait"`` or ``"human"`` (or a member).
         :param field: parameter name used in the error message.
-        :raises ValueError: naming ``field`` when the value is not one of the three.
+        :raises ValueError: naming ``field`` when the value is not one of them.
         """
         return cls(validate_on_blocked(value, field))
 
@@ -130,7 +133,8 @@ _RUNNING_CLASSES = (StatusClass.WORKING, StatusClass.UNKNOWN)
 class StatusPolicy:
     """How a wait interprets a session's state.
 
-    :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"``.
+    :param on_blocked: ``"succeed"`` (default), ``"fail"``, ``"wait"`` or ``"human"`` (the wait ends
+        ``blocked``, as with ``"fail"``; the operator then asks a person).
     :param suspend_stall_timeout: seconds a session may stay suspended (reason unknown) before the
         wait fails; must be > 0.
     :param max_acu_limit: the session's ACU cap, if known; only used to word messages.

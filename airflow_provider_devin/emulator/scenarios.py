@@ -39,6 +39,9 @@ scenario                      timeline (emulated seconds after creation)
                               to ``working`` at once; 5 s later Devin acknowledges, 20 s later
                               reports progress, 40 s later it is ``finished`` (structured output).
 ``waiting_for_approval``      as ``blocked_question`` but ``waiting_for_approval`` (v1 ``blocked``).
+``two_questions``             as ``blocked_question``, but the first answer gets a second question
+                              (5 s: acknowledgement, 20 s: the question, ``waiting_for_user``); the
+                              second answer continues as in ``blocked_question``.
 ``park_blocked``              as ``finish`` but at 60 s it parks in ``waiting_for_user`` (v1
                               ``blocked``), structured output set: what real Devin usually does.
 ``expire``                    20 s: progress; 30 s: ``exit`` (v1 ``expired``).
@@ -152,6 +155,7 @@ PROGRESS_2 = "Progress: the changes are in; I'm running the tests now."
 DONE = "Done: I made the requested changes and the tests pass."
 DONE_PR = "Done: I made the requested changes, the tests pass, and the pull request is ready for review: {url}"
 QUESTION = "Question: before I go on, which approach do you prefer? Please reply to this session."
+SECOND_QUESTION = "One more question: should I also update the documentation? Please reply to this session."
 APPROVAL_REQUEST = "I'd like your approval before I push these changes. Please reply to this session."
 PARKED = "I've finished the task. Let me know if you'd like any changes."
 PR_OPENED = "I've opened a pull request: {url}"
@@ -182,6 +186,7 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
     ),
     "blocked_question": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
     "waiting_for_approval": (*_WORK[:2], Step(30, APPROVAL_REQUEST, v3=APPROVAL, awaiting_answer=True)),
+    "two_questions": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
     "park_blocked": (*_WORK, Step(60, PARKED, v3=WAITING, structured_output=True)),
     "expire": (*_WORK[:2], Step(30, v3=EXIT)),
     "error": (*_WORK[:2], Step(30, v3=("error", None))),
@@ -204,6 +209,15 @@ AFTER_ANSWER: tuple[Step, ...] = (
     Step(5, ANSWER_ACK),
     Step(20, PROGRESS_2),
     Step(40, DONE, v3=FINISHED, structured_output=True),
+)
+
+#: Questions a scenario asks in all (one answer each); scenarios not listed ask at most one.
+QUESTIONS = {"two_questions": 2}
+
+#: What happens after an answer when the scenario has another question.
+ASK_AGAIN: tuple[Step, ...] = (
+    Step(5, ANSWER_ACK),
+    Step(20, SECOND_QUESTION, v3=WAITING, awaiting_answer=True),
 )
 
 #: What happens after a v3 message resumes a suspended session.

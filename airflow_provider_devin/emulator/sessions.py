@@ -58,6 +58,7 @@ class EmulatedSession:
     messages: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[float, int, scenarios.Step]] = field(default_factory=list)
     awaiting_answer: bool = False
+    answers: int = 0  # questions answered so far
     terminated: bool = False
     # v3-only facts (the v1 views never show them)
     api_version: str = "v1"
@@ -251,8 +252,10 @@ class EmulatedSession:
             self.schedule(now, scenarios.AFTER_RESUME)
         elif self.awaiting_answer:
             self.awaiting_answer = False
+            self.answers += 1
             self.set_v3(scenarios.WORKING, now)
-            self.schedule(now, scenarios.AFTER_ANSWER)
+            more = self.answers < scenarios.QUESTIONS.get(self.scenario, 1)
+            self.schedule(now, scenarios.ASK_AGAIN if more else scenarios.AFTER_ANSWER)
         elif scenarios.is_resting_turn(self.v3_status, self.status_detail):
             resting = (self.v3_status, self.status_detail)
             self.cancel("follow_up")

@@ -168,7 +168,9 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     :param poll_interval: Seconds between status polls.
     :param timeout: How long to wait (seconds or timedelta) before giving up; ``None`` waits without
         limit.
-    :param on_blocked: ``"succeed"``, ``"fail"`` or ``"wait"``: what a session waiting for a person means.
+    :param on_blocked: ``"succeed"``, ``"fail"``, ``"wait"`` or ``"human"``: what a session waiting for a
+        person means (``"human"``: ask in Airflow's human-in-the-loop, Airflow 3.1+; see
+        :mod:`airflow_provider_devin.operators._human`).
     :param suspend_stall_timeout: Seconds a session may stay suspended before the wait fails.
     :param terminate_on_timeout: Terminate the session when ``timeout`` passes.
     :param acu_budget: Client-side ACU budget: once the session's ``acus_consumed`` passes it, the
@@ -176,6 +178,14 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
     :param poll_error_window: Seconds (or timedelta) the status polls may keep failing transiently
         (429, 5xx, no answer) before the wait fails; default 15 minutes (see docs/guides/production.md).
     :param idempotency_key: Overrides the task instance key (templated).
+    :param hitl_assignees: With ``on_blocked="human"``: who may answer (Airflow user ids or
+        ``{"id", "name"}`` dicts); default: anyone allowed to act on the DAG.
+    :param hitl_timeout: With ``on_blocked="human"``: how long (seconds or timedelta) a question waits
+        for an answer; default ``None``: no limit.
+    :param hitl_timeout_default: With ``hitl_timeout``: ``"Accept as done"`` or ``"Fail"``, taken when
+        no one answers in time; default ``None``: the task fails then.
+    :param terminate_on_fail: When a person chooses "Fail": terminate the session (default: the same
+        as ``terminate_on_timeout``).
     """
 
     operator_extra_links = (DevinSessionLink(),)
@@ -195,6 +205,10 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         acu_budget: float | None = None,
         poll_error_window: timedelta | float = DEFAULT_POLL_ERROR_WINDOW,
         idempotency_key: str | None = None,
+        hitl_assignees: Any = None,
+        hitl_timeout: timedelta | float | None = None,
+        hitl_timeout_default: str | None = None,
+        terminate_on_fail: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -209,6 +223,16 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self.acu_budget = acu_budget_value(acu_budget)
         self.poll_error_window = window_seconds(poll_error_window)
         self.idempotency_key = idempotency_key
+        from airflow_provider_devin.operators._human import HumanSettings
+
+        # Checked here so a bad hitl_* value (or on_blocked="human" on Airflow 2.11) fails at parse.
+        self.human = HumanSettings(
+            self.on_blocked,
+            hitl_assignees,
+            hitl_timeout,
+            hitl_timeout_default,
+            terminate_on_timeout if terminate_on_fail is None else terminate_on_fail,
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -402,6 +426,17 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
             raise AirflowException(str(err)) from err
         return self._conclude(context, checked, url=url, is_new_session=is_new_session)
 
+    def resume_after_human(self, context: Context, event: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """Resume after a person answered Devin's question in Airflow (``on_blocked="human"``).
+
+        :param context: The task's Airflow context.
+        :param event: Airflow's human-in-the-loop response (chosen option, the reply, who, when).
+        :param kwargs: The question this task parked on (session id, round, question text).
+        """
+        from airflow_provider_devin.operators import _human
+
+        return _human.resume(self, context, event, kwargs)
+
     def _recover_deferral_state(self, context: Context) -> tuple[str | None, str | None, bool | None]:
         from airflow_provider_devin.idempotency import TASK_STATE_KEY
 
@@ -447,11 +482,19 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         elif event.get("reason") == REASON_ACU_BUDGET:
             # The trigger only reads; stopping the spend is the worker's job.
             event["message"] = f"{event['message']} {self._terminate(session_id, 'ACU budget exceeded')}."
+        if status == WaitOutcome.BLOCKED.value and self.human.enabled:
+            from airflow_provider_devin.operators import _human
+
+            _human.ask(self, context, event, url=url, is_new_session=is_new_session)
         raise_for_event(event, self._policy(), url)
         summary = dict(event["summary"])
         summary["session_id"] = session_id
         summary["url"] = url or summary.get("url")
         summary["is_new_session"] = is_new_session
+        if self.human.enabled:
+            from airflow_provider_devin.operators._human import load_rounds
+
+            summary["human_rounds"] = load_rounds(context, self.task_id)
         self.log.info("The wait ended with Devin status %s.", summary.get("status_enum"))
         result = self._finish(summary)
         self._on_success(context, session_id)

@@ -64,7 +64,8 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
     :param session_id: The session to wait on, e.g.
         ``"{{ ti.xcom_pull(task_ids='create', key='session_id') }}"`` (templated).
     :param devin_conn_id: The Airflow connection to Devin.
-    :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"``.
+    :param on_blocked: ``"succeed"`` (default), ``"fail"`` or ``"wait"`` (``"human"`` is refused: a
+        sensor has no answer to send; use it on the operators).
     :param suspend_stall_timeout: Seconds (or timedelta) a session may stay suspended before the
         sensor fails; default 30 minutes.
     :param acu_budget: Client-side ACU budget (v3 reports ``acus_consumed``): past it the session is
@@ -99,6 +100,14 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         self.session_id = session_id
         self.devin_conn_id = devin_conn_id
         self.on_blocked = OnBlocked.coerce(on_blocked).value
+        if self.on_blocked == OnBlocked.HUMAN.value:
+            # A sensor only watches: it has nothing to send Devin, and parking it would hold the
+            # question away from the task that can answer (docs/guides/human-in-the-loop.md).
+            raise ValueError(
+                "DevinSessionSensor does not support on_blocked='human': a sensor cannot send Devin the answer. "
+                "Use on_blocked='wait' (answer in the Devin UI) or on_blocked='human' on the operator that "
+                "created or messages the session."
+            )
         self.acu_budget = acu_budget_value(acu_budget)
         # Validates (ValueError naming the field) at DAG parse time.
         self._policy = StatusPolicy(
