@@ -42,6 +42,7 @@ scenario                      timeline (emulated seconds after creation)
 ``two_questions``             as ``blocked_question``, but the first answer gets a second question
                               (5 s: acknowledgement, 20 s: the question, ``waiting_for_user``); the
                               second answer continues as in ``blocked_question``.
+``three_questions``           as ``two_questions`` with one more question after the second answer.
 ``park_blocked``              as ``finish`` but at 60 s it parks in ``waiting_for_user`` (v1
                               ``blocked``), structured output set: what real Devin usually does.
 ``expire``                    20 s: progress; 30 s: ``exit`` (v1 ``expired``).
@@ -187,6 +188,7 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
     "blocked_question": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
     "waiting_for_approval": (*_WORK[:2], Step(30, APPROVAL_REQUEST, v3=APPROVAL, awaiting_answer=True)),
     "two_questions": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
+    "three_questions": (*_WORK[:2], Step(30, QUESTION, v3=WAITING, awaiting_answer=True)),
     "park_blocked": (*_WORK, Step(60, PARKED, v3=WAITING, structured_output=True)),
     "expire": (*_WORK[:2], Step(30, v3=EXIT)),
     "error": (*_WORK[:2], Step(30, v3=("error", None))),
@@ -212,7 +214,7 @@ AFTER_ANSWER: tuple[Step, ...] = (
 )
 
 #: Questions a scenario asks in all (one answer each); scenarios not listed ask at most one.
-QUESTIONS = {"two_questions": 2}
+QUESTIONS = {"two_questions": 2, "three_questions": 3}
 
 #: What happens after an answer when the scenario has another question.
 ASK_AGAIN: tuple[Step, ...] = (

@@ -11,6 +11,7 @@ EXPECTED = {
     "devin_knowledge_sync",
     "devin_decorated",
     "devin_review_fixes",
+    "devin_ask_a_human",
 }
 
 
