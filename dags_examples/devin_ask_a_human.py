@@ -34,11 +34,13 @@ from airflow.sdk import Param, dag, task
 
 from airflow_provider_devin.operators.devin import DevinCreateSessionOperator
 
+# --8<-- [start:dag]
 POLL_INTERVAL = float(os.environ.get("DEVIN_EXAMPLE_POLL_INTERVAL", "30"))
+PROMPT = """In {{ params.repo }}: {{ params.task }}
+Ask before any choice that changes a public API, then open a pull request."""
 HITL_TIMEOUT = timedelta(seconds=float(os.environ.get("DEVIN_EXAMPLE_HITL_TIMEOUT", str(24 * 3600))))
 
 
-# --8<-- [start:dag]
 @dag(
     dag_id="devin_ask_a_human",
     schedule=None,
@@ -53,11 +55,8 @@ HITL_TIMEOUT = timedelta(seconds=float(os.environ.get("DEVIN_EXAMPLE_HITL_TIMEOU
 def devin_ask_a_human() -> None:
     change = DevinCreateSessionOperator(
         task_id="make_the_change",
+        prompt=PROMPT,
         title="{{ params.task }} ({{ params.repo }})",
-        prompt=(
-            "In {{ params.repo }}: {{ params.task }}\n"
-            "Ask before any choice that changes a public API, then open a pull request."
-        ),
         # Devin's questions go to a person in Airflow; the answer goes back to the session.
         on_blocked="human",
         hitl_timeout=HITL_TIMEOUT,  # how long one question waits for an answer

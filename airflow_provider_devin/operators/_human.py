@@ -239,18 +239,23 @@ def _save(context: Context, key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=value)
 
 
-def load_rounds(context: Context, task_id: str) -> list[dict[str, Any]]:
-    """The rounds answered so far by this task instance (oldest first).
+def load_rounds(context: Context, task_id: str, session_id: str) -> list[dict[str, Any]]:
+    """The rounds this task instance's people answered about ``session_id`` (oldest first).
+
+    The task state store outlives a clear; rounds about an earlier session are not this run's.
 
     :param context: the task's Airflow context.
     :param task_id: the task's id (XCom is read by task id on Airflow 3.1/3.2).
+    :param session_id: the session the rounds are about.
     """
     value = _load(context, ROUNDS_KEY, task_id)
-    return [dict(r) for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    return [dict(r) for r in value if isinstance(r, Mapping) and r.get("session_id") == session_id]
 
 
 def _record_round(context: Context, task_id: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
-    rounds = [r for r in load_rounds(context, task_id) if r.get("round") != entry["round"]]
+    rounds = [r for r in load_rounds(context, task_id, entry["session_id"]) if r.get("round") != entry["round"]]
     rounds.append(entry)
     rounds.sort(key=lambda r: r.get("round") or 0)
     _save(context, ROUNDS_KEY, rounds)
@@ -431,6 +436,7 @@ def resume(
     reply = reply.strip() if isinstance(reply, str) else ""
     who = _user(event.get("responded_by_user"))
     entry = {
+        "session_id": session_id,
         "round": round_number,
         "question": question,
         "choice": choice,
@@ -448,9 +454,14 @@ def resume(
     op.log.info("Round %d answered by %s: %s%s", round_number, by, choice, f": {reply[:300]}" if reply else "")
     if choice == FAIL:
         detail = f"{by} chose {FAIL!r} for Devin session {session_id} (round {round_number})."
+        if entry["timed_out"]:
+            detail = (
+                f"No one answered Devin session {session_id}'s question (round {round_number}) within "
+                f"hitl_timeout={op.human.timeout:.0f}s; hitl_timeout_default={FAIL!r} fails the task."
+            )
         if op.human.terminate_on_fail:
             detail = f"{detail} {op._terminate(session_id, 'a person chose Fail')} (terminate_on_fail=True)."
-        raise AirflowFailException(f"{detail} Not retried: a person decided; clear the task to run it again.")
+        raise AirflowFailException(f"{detail} Not retried: clear the task to run it again.")
     if choice == ACCEPT:
         return _accept(op, context, session_id, url, is_new, by)
     return _send_reply(op, context, session_id, url, is_new, round_number, reply)

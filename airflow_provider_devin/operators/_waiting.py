@@ -494,7 +494,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         if self.human.enabled:
             from airflow_provider_devin.operators._human import load_rounds
 
-            summary["human_rounds"] = load_rounds(context, self.task_id)
+            summary["human_rounds"] = load_rounds(context, self.task_id, session_id)
         self.log.info("The wait ended with Devin status %s.", summary.get("status_enum"))
         result = self._finish(summary)
         self._on_success(context, session_id)

@@ -81,11 +81,13 @@ def deployment(e2e_emulator: Any, e2e_api_key: str, request: pytest.FixtureReque
     _remove_stale_homes(parent)
     home = parent / f"e2e-{os.getpid()}-{request.module.__name__.rsplit('.', 1)[-1]}"
     conn = json.dumps({"conn_type": "devin", "host": e2e_emulator.base_url, "password": e2e_api_key})
+    # A module may run other example DAGs (UNPAUSE) with settings of its own (E2E_ENV).
+    dag_ids = [DAG_ID, *getattr(request.module, "UNPAUSE", [])]
     airflow = LocalAirflow(
         home,
         REPO_ROOT / "dags_examples",
         # A test module may name more DAGs to unpause and more executor slots (UNPAUSE, PARALLELISM).
-        unpause=[DAG_ID, *getattr(request.module, "UNPAUSE", [])],
+        unpause=dag_ids,
         parallelism=getattr(request.module, "PARALLELISM", 4),
         extra_env={
             "AIRFLOW_CONN_DEVIN_DEFAULT": conn,
@@ -94,11 +96,13 @@ def deployment(e2e_emulator: Any, e2e_api_key: str, request: pytest.FixtureReque
             # heartbeat instead of 5 minutes (workers heartbeat every 5 s).
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            **getattr(request.module, "E2E_ENV", {}),
         },
     )
     try:
         airflow.start()
-        airflow.wait_for_dag(DAG_ID)
+        for dag_id in dag_ids:
+            airflow.wait_for_dag(dag_id)
         yield airflow
     finally:
         report = airflow.stop()
