@@ -47,7 +47,7 @@ DEFAULT_SUSPEND_STALL_TIMEOUT = 30 * 60.0
 DEFAULT_POLL_ERROR_WINDOW = 15 * 60.0
 
 #: What ``on_blocked`` may be (the values of :class:`airflow_provider_devin.status.OnBlocked`).
-ON_BLOCKED_CHOICES = ("succeed", "fail", "wait")
+ON_BLOCKED_CHOICES = ("succeed", "fail", "wait", "human")
 MAX_SCHEMA_BYTES = 64 * 1024
 #: v3 ``attachment_urls`` items: ``format: uri``, 1-2083 characters.
 MAX_URI_CHARS = 2083
@@ -200,7 +200,7 @@ def validate_choice(field: str, value: object, choices: Iterable[str]) -> str:
 
 
 def validate_on_blocked(value: object, field: str = "on_blocked") -> str:
-    """Check ``on_blocked``: ``"succeed"``, ``"fail"`` or ``"wait"`` (an ``OnBlocked`` member too)."""
+    """Check ``on_blocked``: ``"succeed"``, ``"fail"``, ``"wait"`` or ``"human"`` (an ``OnBlocked`` member too)."""
     text = getattr(value, "value", value)
     if text not in ON_BLOCKED_CHOICES:
         allowed = ", ".join(repr(choice) for choice in ON_BLOCKED_CHOICES)

@@ -41,7 +41,7 @@ def devin(text: str, event_id: str | None = None) -> SessionMessage:
     return SessionMessage(event_id, "devin", text)
 
 
-ALL_ON_BLOCKED = ["succeed", "fail", "wait"]
+ALL_ON_BLOCKED = ["succeed", "fail", "wait", "human"]
 
 
 @pytest.mark.parametrize("on_blocked", ALL_ON_BLOCKED)
@@ -65,6 +65,7 @@ def test_failed_is_a_retryable_failure_under_every_on_blocked(on_blocked):
         ("succeed", WaitOutcome.BLOCKED, True),
         ("fail", WaitOutcome.BLOCKED, False),
         ("wait", WaitOutcome.RUNNING, False),
+        ("human", WaitOutcome.BLOCKED, False),  # the operator then asks a person (operators/_human.py)
     ],
 )
 def test_a_session_waiting_for_a_person_follows_on_blocked(on_blocked, outcome, success):
@@ -348,5 +349,5 @@ def test_the_parse_time_on_blocked_check_knows_exactly_the_policy_values():
 
     assert tuple(member.value for member in OnBlocked) == ON_BLOCKED_CHOICES
     assert validate_on_blocked(OnBlocked.WAIT) == "wait"
-    with pytest.raises(ValueError, match="on_blocked must be one of 'succeed', 'fail', 'wait', got 'sometimes'"):
+    with pytest.raises(ValueError, match="on_blocked must be one of 'succeed', 'fail', 'wait', 'human', got 'sometimes'"):
         OnBlocked.coerce("sometimes")

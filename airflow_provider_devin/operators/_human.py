@@ -182,6 +182,12 @@ def _assignees(value: Any) -> list[dict[str, str]] | None:
     return users
 
 
+def _settings(op: DevinSessionWaitOperator) -> HumanSettings:
+    if op.human is None:  # pragma: no cover - only an operator built with on_blocked="human" gets here
+        raise AirflowException(f"Task {op.task_id} was not built with on_blocked='human'.")
+    return op.human
+
+
 def answer_trailer(tag: str, round_number: int) -> str:
     """The last line of the reply sent for a round: ``[airflow-ti:<hash> answer <round>]``.
 
@@ -294,7 +300,7 @@ def ask(
     question = _latest_question(messages) or (event.get("summary") or {}).get("last_devin_message") or ""
     url = url or snapshot.view.url or op.hook.session_url(session_id)
     title = snapshot.view.title or f"Devin session {session_id}"
-    settings = op.human
+    settings = _settings(op)
     shown = " ".join(question.split())
     op.log.info(
         "Devin session %s waits for a person (%s); asking in Airflow (round %d): %s",
@@ -356,7 +362,7 @@ def _params() -> dict[str, Any]:
 def _park(op: DevinSessionWaitOperator, context: Context, subject: str, body: str, kwargs: dict[str, Any]) -> NoReturn:
     from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
-    settings = op.human
+    settings = _settings(op)
     ti_id = context["task_instance"].id
     defaults = [settings.timeout_default] if settings.timeout_default else None
     params = _params()
@@ -457,9 +463,9 @@ def resume(
         if entry["timed_out"]:
             detail = (
                 f"No one answered Devin session {session_id}'s question (round {round_number}) within "
-                f"hitl_timeout={op.human.timeout:.0f}s; hitl_timeout_default={FAIL!r} fails the task."
+                f"hitl_timeout={_settings(op).timeout:.0f}s; hitl_timeout_default={FAIL!r} fails the task."
             )
-        if op.human.terminate_on_fail:
+        if _settings(op).terminate_on_fail:
             detail = f"{detail} {op._terminate(session_id, 'a person chose Fail')} (terminate_on_fail=True)."
         raise AirflowFailException(f"{detail} Not retried: clear the task to run it again.")
     if choice == ACCEPT:
@@ -468,7 +474,7 @@ def resume(
 
 
 def _no_answer(op: DevinSessionWaitOperator, session_id: str, round_number: int, event: Mapping[str, Any]) -> NoReturn:
-    limit = op.human.timeout
+    limit = _settings(op).timeout
     if event.get("error_type") == "timeout":
         message = (
             f"No one answered Devin session {session_id}'s question (round {round_number}) within "

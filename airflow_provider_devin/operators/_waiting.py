@@ -25,6 +25,7 @@ from airflow_provider_devin.validation import (
 if TYPE_CHECKING:
     from airflow_provider_devin._compat import Context
     from airflow_provider_devin.hooks.devin import DevinHook
+    from airflow_provider_devin.operators._human import HumanSettings
     from airflow_provider_devin.session import SessionSnapshot
     from airflow_provider_devin.status import SessionWatch, StatusPolicy
 
@@ -223,16 +224,18 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         self.acu_budget = acu_budget_value(acu_budget)
         self.poll_error_window = window_seconds(poll_error_window)
         self.idempotency_key = idempotency_key
-        from airflow_provider_devin.operators._human import HumanSettings
+        # Checked here so a bad hitl_* value (or on_blocked="human" on Airflow 2.11) fails at parse;
+        # the module is loaded only for a task that uses it (tests/operators/test_import_cost.py).
+        self.human: HumanSettings | None = None
+        hitl = (hitl_assignees, hitl_timeout, hitl_timeout_default)
+        if self.on_blocked == "human" or any(value is not None for value in hitl):
+            from airflow_provider_devin.operators._human import HumanSettings
 
-        # Checked here so a bad hitl_* value (or on_blocked="human" on Airflow 2.11) fails at parse.
-        self.human = HumanSettings(
-            self.on_blocked,
-            hitl_assignees,
-            hitl_timeout,
-            hitl_timeout_default,
-            terminate_on_timeout if terminate_on_fail is None else terminate_on_fail,
-        )
+            self.human = HumanSettings(
+                self.on_blocked,
+                *hitl,
+                terminate_on_timeout if terminate_on_fail is None else terminate_on_fail,
+            )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -482,7 +485,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         elif event.get("reason") == REASON_ACU_BUDGET:
             # The trigger only reads; stopping the spend is the worker's job.
             event["message"] = f"{event['message']} {self._terminate(session_id, 'ACU budget exceeded')}."
-        if status == WaitOutcome.BLOCKED.value and self.human.enabled:
+        if status == WaitOutcome.BLOCKED.value and self.human is not None:
             from airflow_provider_devin.operators import _human
 
             _human.ask(self, context, event, url=url, is_new_session=is_new_session)
@@ -491,7 +494,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         summary["session_id"] = session_id
         summary["url"] = url or summary.get("url")
         summary["is_new_session"] = is_new_session
-        if self.human.enabled:
+        if self.human is not None:
             from airflow_provider_devin.operators._human import load_rounds
 
             summary["human_rounds"] = load_rounds(context, self.task_id, session_id)

@@ -37,10 +37,11 @@ SPEED = 2.0
 #:
 #: Why neither may come faster: a task that parks or defers is resumed by Airflow 3.3 before the
 #: executor has reported the end of the workload that parked (or deferred) it -- the worker's
-#: supervisor takes about 5 s to wrap a workload up here -- and when the scheduler has already queued the resumed task instance by
-#: then, it fails it: "finished with state success, but the task instance's state attribute is
-#: queued" (its resume-after-defer exemption covers a SCHEDULED task instance only). Seen in this
-#: test with answers (and Devin questions) within 5 s; an Airflow race, not the provider's.
+#: supervisor takes about 5 s to wrap a workload up here -- and when the scheduler has already
+#: queued the resumed task instance by then, it fails it: "finished with state success, but the
+#: task instance's state attribute is queued" (its resume-after-defer exemption covers a SCHEDULED
+#: task instance only). Seen in this test with answers (and Devin questions) within 5 s; an Airflow
+#: race, not the provider's.
 HUMAN_DELAY = 7.0
 
 
