@@ -349,5 +349,6 @@ def test_the_parse_time_on_blocked_check_knows_exactly_the_policy_values():
 
     assert tuple(member.value for member in OnBlocked) == ON_BLOCKED_CHOICES
     assert validate_on_blocked(OnBlocked.WAIT) == "wait"
-    with pytest.raises(ValueError, match="on_blocked must be one of 'succeed', 'fail', 'wait', 'human', got 'sometimes'"):
+    expected = "on_blocked must be one of 'succeed', 'fail', 'wait', 'human', got 'sometimes'"
+    with pytest.raises(ValueError, match=expected):
         OnBlocked.coerce("sometimes")
