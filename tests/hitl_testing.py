@@ -18,6 +18,9 @@ from airflow_provider_devin.operators import _human
 #: How this Airflow asks a person (``"park"``, ``"trigger"`` or ``None``).
 HITL = _human.hitl_mode()
 
+#: Seconds a request stands before this person answers it.
+SETTLE = 1.5
+
 
 class FakeUser:
     """The user a response is recorded under (the route reads ``get_id`` / ``get_name``)."""
@@ -41,6 +44,9 @@ class Person(threading.Thread):
         self.requests: list[dict[str, Any]] = []
         self.done = threading.Event()
         self.errors: list[BaseException] = []
+        #: When each request (task instance, round) was first seen parked: answered only after
+        #: ``SETTLE`` seconds, as a person would (see ``_answer_one``).
+        self._first_seen: dict[tuple[str, int], float] = {}
 
     def start(self) -> None:
         # Import in this thread first: two threads importing Airflow's models at once deadlock.
@@ -81,6 +87,12 @@ class Person(threading.Thread):
                     continue
                 if HITL == "park" and ti.state != TaskInstanceState.AWAITING_INPUT:
                     continue  # the route resumes only a parked task
+                # An answer within a moment of the park races the task's own state writes (the
+                # response is recorded but the task stays awaiting input; seen 3 times in ~10 runs
+                # of the suite): people take longer, so this person does too.
+                seen = self._first_seen.setdefault((str(ti.id), len(self.requests)), time.monotonic())
+                if time.monotonic() - seen < SETTLE:
+                    continue
                 if self.sweep_timeouts:
                     _sweep_timeouts()
                     return False
