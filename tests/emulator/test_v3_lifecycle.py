@@ -28,6 +28,16 @@ TIMELINES = {
         (30, "running", "waiting_for_user", "blocked"),
         (9000, "running", "waiting_for_user", "blocked"),
     ],
+    # Until its first answer, each question scenario is blocked_question; what follows each answer is
+    # exercised by tests/operators/test_human_in_the_loop.py and tests/dags/test_ask_a_human_example.py.
+    **{
+        name: [
+            (29, *WORKING),
+            (30, "running", "waiting_for_user", "blocked"),
+            (9000, "running", "waiting_for_user", "blocked"),
+        ]
+        for name in ("two_questions", "three_questions")
+    },
     "waiting_for_approval": [(29, *WORKING), (30, "running", "waiting_for_approval", "blocked")],
     "park_blocked": [(59, *WORKING), (60, "running", "waiting_for_user", "blocked")],
     "expire": [(29, *WORKING), (30, "exit", None, "expired")],
