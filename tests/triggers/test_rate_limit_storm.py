@@ -25,7 +25,9 @@ from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 WAITS = 20
 POLL_INTERVAL = 2.0
 NORMAL_SECONDS = 12.0
-STORM_SECONDS = 125.0
+# 65 s, not the issue's multi-minute storm: the whole CI run must stay under 45 minutes (issue 11 stays
+# open; the 125 s run is recorded in docs/guides/production.md).
+STORM_SECONDS = 65.0
 RETRY_AFTER = 5.0
 
 
