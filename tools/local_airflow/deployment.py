@@ -45,6 +45,12 @@ class LocalAirflow(AirflowRestApi):
         while the deployment is up. ``None`` creates every DAG unpaused.
     :param topology: executor, databases and component counts; the SQLite + LocalExecutor
         four-process deployment when None.
+    :param scheduled_runs: let the scheduler start runs from DAG schedules (cron and asset
+        schedules). Off by default: a test or demo triggers the runs it means to watch, and an
+        unpaused ``0 3 * * *`` DAG with no start_date is otherwise run at once when the deployment
+        starts within 2.4 h after 03:00 UTC (Airflow 3's cron timetable runs the latest past time
+        when it lies within a tenth of the gap between two runs, ``run_immediately=False``
+        included) -- a second session nobody asked for, against the real API a second bill.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class LocalAirflow(AirflowRestApi):
         fresh: bool = True,
         unpause: Sequence[str] | None = None,
         topology: Topology | None = None,
+        scheduled_runs: bool = False,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
@@ -65,6 +72,7 @@ class LocalAirflow(AirflowRestApi):
         self.fresh = fresh
         self.unpause = None if unpause is None else set(unpause)
         self.topology = topology or Topology()
+        self.scheduled_runs = scheduled_runs
         #: Components stopped on purpose by ``kill()``: not "dead" for ``check_alive()``.
         self.killed: list[Component] = []
         self.port = 0
@@ -115,6 +123,8 @@ class LocalAirflow(AirflowRestApi):
                 "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
                 "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                # Runs triggered through the API start either way (see ``scheduled_runs``).
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.scheduled_runs),
                 # Belt and braces: serve-logs is skipped, but never let it take the shared defaults.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
