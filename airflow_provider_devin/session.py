@@ -16,7 +16,9 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "UPDATED_AT_RESOLUTION",
     "V3_BUDGET_DETAILS",
+    "Handover",
     "MessagePosition",
     "SessionMessage",
     "SessionSnapshot",
@@ -224,8 +226,59 @@ class SessionSnapshot:
     :param view: the session.
     :param new_messages: messages after the given position, oldest first.
     :param position: the position after them (pass it to the next read).
+    :param messages_read_at: wall-clock time (epoch seconds) the last messages request was sent:
+        every message Devin had written by then is behind ``position``. ``None`` when no messages
+        endpoint was read (v1 carries them in the session; a batch poll that saw nothing change).
     """
 
     view: SessionView
     new_messages: tuple[SessionMessage, ...]
     position: MessagePosition
+    messages_read_at: float | None = None
+
+    def handover(self) -> list[Any] | None:
+        """What a trigger needs to skip its first messages read: ``[updated_at, status,
+        status_detail, messages_read_at]`` (plain JSON for trigger kwargs), or ``None`` when the
+        messages were not read from their endpoint. See :class:`Handover`."""
+        if self.messages_read_at is None:
+            return None
+        view = self.view
+        return [view.updated_at, view.status, view.status_detail, self.messages_read_at]
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The last observation a worker (or an earlier wait) made, as a trigger receives it.
+
+    A batch poll that shows the same ``updated_at``, status and detail needs no messages read when
+    the messages were read at least one ``updated_at`` resolution (:data:`UPDATED_AT_RESOLUTION`)
+    after that ``updated_at``: a message written later would have moved it.
+
+    Reading (the v3 contract is silent): ``updated_at`` is integer epoch seconds on Devin's clock,
+    and ``messages_read_at`` is this machine's clock. A clock ahead of Devin's can take a message
+    written in the same second as unread-free; it is then logged at the session's next change
+    (nothing is lost: the position still precedes it), and the end of a wait always reads the
+    messages, since the status moves.
+    """
+
+    seen: tuple[Any, Any, Any]
+    settled: bool
+
+    @classmethod
+    def decode(cls, value: Any) -> Handover | None:
+        """``None`` for anything but what :meth:`SessionSnapshot.handover` returned."""
+        if not isinstance(value, list | tuple) or len(value) != 4:
+            return None
+        updated_at, status, detail, read_at = value
+        numeric = (int, float)
+        settled = (
+            isinstance(updated_at, numeric)
+            and not isinstance(updated_at, bool)
+            and isinstance(read_at, numeric)
+            and read_at >= updated_at + UPDATED_AT_RESOLUTION
+        )
+        return cls((updated_at, status, detail), settled)
+
+
+#: The resolution of v3 ``updated_at`` (integer epoch seconds).
+UPDATED_AT_RESOLUTION = 1.0

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import parse_qs
 
-from benchmarks.session_json import V3_ORG, session_body, v3_messages_page, v3_session
+from benchmarks.session_json import V3_ORG, V3_WORKING_UPDATED_AT, session_body, v3_messages_page, v3_session
 from benchmarks.tls import make_loopback_tls
 
 _MAX_HEADER_BYTES = 16 * 1024
@@ -141,7 +141,6 @@ class Responses:
 
 
 _V3_SESSIONS = f"/v3/organizations/{V3_ORG}/sessions"
-_UPDATED_AT = 1764407645
 
 
 def _flip_at(session_id: str) -> float | None:
@@ -161,7 +160,7 @@ def _finished(session_id: str) -> bool:
 def _v3_body(session_id: str) -> dict[str, object]:
     finished = _finished(session_id)
     flip = _flip_at(session_id)
-    return v3_session(session_id, finished, int(flip) + 1 if finished and flip else _UPDATED_AT)
+    return v3_session(session_id, finished, int(flip) + 1 if finished and flip else V3_WORKING_UPDATED_AT)
 
 
 class HTTPConnection(asyncio.Protocol):

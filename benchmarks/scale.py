@@ -64,7 +64,7 @@ def run(server: FakeDevinServer, workdir: Path, env: dict[str, str], smoke: bool
             f"--log-file={log_file}",
         ]
         log(f"[scale] {impl}, N={n}, {latency * 1000:g} ms")
-        limit = 120 + 4 * (settings["warmup"] + settings["window"] + 3 * settings["interval"])
+        limit = 120 + 4 * (settings["warmup"] + settings["window"] + 5 * settings["interval"])
         try:
             completed = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=limit, check=False)
             failure = None if completed.returncode == 0 and out.exists() else f"exit code {completed.returncode}"
@@ -101,6 +101,8 @@ def report(data: dict[str, Any]) -> list[str]:
             f"{s['flips_fired']}/{s['flips']}",
             str(s["fd_leak"]),
             str(s["error_count"]),
+            fmt(s["startup_requests_per_session"], 3),
+            fmt(s["steady_after_s"], 1),
         ]
         for s in data["samples"]
     ]
@@ -117,6 +119,8 @@ def report(data: dict[str, Any]) -> list[str]:
         "events",
         "fd leak",
         "errors",
+        "start-up requests/session",
+        "steady after s",
     ]
     errors = [
         f"- {s['impl']} N={s['n']} {s['latency'] * 1000:g} ms: {error}"

@@ -1,10 +1,13 @@
 """One run of the scale benchmark, in a fresh process: N waiting triggers in ONE event loop.
 
 Issue 11 item 3. The triggers start over one poll interval (as a triggerer picks them up), from the
-position a worker hands over after logging the conversation (so nothing is logged again). After
-``--warmup`` seconds the driver measures, over ``--window`` seconds: requests the fake endpoint
-answered, this process's CPU time, RSS, and failed polls (the trigger's "Polling Devin failing"
-lines). ``--flips`` of the N sessions turn finished at known moments just after the window; the
+position and observation a worker hands over after logging the conversation (so nothing is logged
+or read again). After ``--warmup`` seconds -- and once every v3 trigger has joined its poller and no
+start-up read is left, waiting at most two more intervals (the time taken is reported as
+``steady_after_s``) -- the driver measures the steady state over ``--window`` seconds: requests the
+fake endpoint answered, this process's CPU time, RSS, and failed polls (the trigger's "Polling
+Devin failing" lines); the start-up's requests are reported apart (``startup_requests``).
+``--flips`` of the N sessions turn finished at known moments just after the window; the
 time from that moment to each trigger's event is the status-change latency. Then every waiting
 trigger is cancelled at a random moment within one interval (churn) and the open descriptors must
 be back where they were before the triggers started.
@@ -39,7 +42,7 @@ V3_KEY = "cog_benchmark_key_0123456789"
 
 def _factory(impl: str, https_port: int, ca_file: str) -> Any:
     from benchmarks import impls
-    from benchmarks.session_json import V3_ORG, read_position
+    from benchmarks.session_json import V3_ORG, read_handover, read_position
 
     if impl not in ("ours-v1", "ours-v3"):
         return impls.factory(impl, https_port)
@@ -59,7 +62,11 @@ def _factory(impl: str, https_port: int, ca_file: str) -> Any:
         from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 
         return DevinSessionTrigger(
-            session_id=session_id, devin_conn_id=conn_id, poll_interval=interval, position=position
+            session_id=session_id,
+            devin_conn_id=conn_id,
+            poll_interval=interval,
+            position=position,
+            handover=read_handover() if version == "v3" else None,
         )
 
     return make
@@ -74,6 +81,20 @@ async def _wait_one(trigger: Any, fired: dict[str, float], key: str, errors: lis
         payload = getattr(events[0], "payload", events[0])
         if isinstance(payload, dict) and payload.get("status") == "error":
             errors.append(str(payload.get("message"))[:300])
+
+
+async def _steady(n: int, limit: float) -> float:
+    """Wait until every v3 trigger is served by a poller with no read in flight (at most ``limit``
+    seconds; at once where no poller runs: v1 and the references). Returns the seconds waited."""
+    from airflow_provider_devin.triggers._poller import active_pollers
+
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        pollers = active_pollers()
+        if not pollers or (sum(p.subscribers for p in pollers) >= n and not any(p.reads_in_flight for p in pollers)):
+            break
+        await asyncio.sleep(0.1)
+    return time.monotonic() - began
 
 
 def _failed_polls(log_file: Path, start: int, end: int) -> int:
@@ -102,7 +123,7 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
 
     run_tag = f"{args.impl}-{os.getpid()}"
     started = time.time()
-    window_end = started + args.warmup + args.window
+    window_end = started + args.warmup + 2 * args.interval + args.window  # the latest it can end
     flips = {
         f"devin-flip{int((window_end + 0.5 + rng.uniform(0, args.interval)) * 1000)}-{run_tag}-{i:05d}"
         for i in range(args.flips)
@@ -113,7 +134,9 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
         sid: asyncio.create_task(_wait_one(make(sid, args.interval), fired, sid, errors, rng.uniform(0, args.interval)))
         for sid in ids
     }
+    before_start = read_stats(args.control_port)["requests"]["tls"]
     await asyncio.sleep(args.warmup)
+    steady_after = await _steady(args.n, limit=2 * args.interval)
     first_done = read_stats(args.control_port)["distinct_sessions"]
     window = await measure_window(args.control_port, args.window)
     stats_start, stats_end, wall, cpu = window["stats_start"], window["stats_end"], window["wall"], window["cpu"]
@@ -141,6 +164,7 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
     requests = stats_end["requests"]["tls"] - stats_start["requests"]["tls"]
     by_route = {k: stats_end["by_route"][k] - stats_start["by_route"][k] for k in stats_end["by_route"]}
     session_intervals = args.n * wall / args.interval
+    startup_requests = stats_start["requests"]["tls"] - before_start
     return {
         "impl": args.impl,
         "n": args.n,
@@ -148,6 +172,9 @@ async def _measure(args: argparse.Namespace, make: Any, log_file: Path) -> dict[
         "latency": args.latency,
         "window": wall,
         "first_polls_before_window": max(first_done.values()),
+        "steady_after_s": steady_after,
+        "startup_requests": startup_requests,
+        "startup_requests_per_session": startup_requests / args.n,
         "requests": requests,
         "by_route": by_route,
         "cpu_seconds": cpu,

@@ -8,6 +8,7 @@ of JSON, which is what every poll of a waiting trigger downloads and parses.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 _DEVIN_NOTES = [
@@ -92,6 +93,14 @@ def session_body(session_id: str, status_enum: str = "working", messages: int = 
 
 #: The org of the fake endpoint's v3 routes.
 V3_ORG = "org-benchmark"
+
+#: ``updated_at`` of every v3 session the fake endpoint keeps working (long past).
+V3_WORKING_UPDATED_AT = 1764407645
+
+
+def read_handover() -> list[Any]:
+    """What a worker hands a v3 trigger after reading a working session just now (item 5)."""
+    return [V3_WORKING_UPDATED_AT, "running", "working", time.time()]
 
 
 def v3_session(session_id: str, finished: bool, updated_at: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ An operation or argument that exists in only one version fails before any reques
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -449,6 +450,7 @@ class SnapshotReader:
         self._pages = 0
         self._done = dialect.messages_in_session
         self._cursors_used: set[str | None] = set()
+        self._messages_read_at: float | None = None
 
     def session_request(self) -> ApiRequest:
         """The ``GET`` of the session."""
@@ -470,6 +472,7 @@ class SnapshotReader:
                 f"Devin API: reading the messages of session {self._session_id} did not end after "
                 f"{self._pages} pages (a cursor came back twice); refusing to loop.",
             )
+        self._messages_read_at = time.time()  # sent now or later: a lower bound for Devin's read
         return self._dialect.list_messages(self._session_id, page_size=self._page_size, cursor=self._next_cursor)
 
     def feed_messages(self, body: Any) -> None:
@@ -504,7 +507,7 @@ class SnapshotReader:
         """The result, once :meth:`next_message_request` returned ``None``."""
         if self._view is None:
             raise RuntimeError("feed_session() was not called")
-        return SessionSnapshot(self._view, tuple(self._messages), self._position)
+        return SessionSnapshot(self._view, tuple(self._messages), self._position, self._messages_read_at)
 
     def _read_embedded(self, conversation: tuple[SessionMessage, ...]) -> None:
         start = self._start

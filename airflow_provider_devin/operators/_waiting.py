@@ -313,7 +313,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         if self.deferrable:
             if isinstance(is_new_session, bool) and context.get("task_state_store") is None:
                 context["ti"].xcom_push(key=IS_NEW_SESSION_XCOM_KEY, value=is_new_session)
-            self._defer(watch, deadline, limit, url, is_new_session)
+            self._defer(watch, deadline, limit, url, is_new_session, snapshot.handover())
         event = self._poll_until_done(watch, deadline, url, limit)
         return self._conclude(context, event, url=url, is_new_session=is_new_session)
 
@@ -324,6 +324,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
         limit: str | None,
         url: str | None,
         is_new_session: bool | None,
+        handover: list[Any] | None = None,
     ) -> None:
         from airflow_provider_devin.triggers.devin import DevinSessionTrigger
 
@@ -341,6 +342,7 @@ class DevinSessionWaitOperator(DevinHookMixin, BaseOperator):
             poll_error_window=self.poll_error_window,
             reply_pending=watch.reply_pending,
             position=watch.position.encode(),
+            handover=handover,
             previous_class=watch.previous_class.value if watch.previous_class is not None else None,
             last_status=watch.last_label,
             url=url,

@@ -119,6 +119,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
         self.suspend_stall_timeout = self._policy.suspend_stall_timeout
         self.poll_error_window = window_seconds(poll_error_window)
         self._watch: SessionWatch | None = None
+        self._handover: list[Any] | None = None  # the last poke's observation, for the trigger
         self._url: str | None = None
 
     def _session_id(self) -> str:
@@ -156,6 +157,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
                 terminate_on_kill=False,
                 poll_error_window=self.poll_error_window,
                 position=watch.position.encode() if watch is not None else None,
+                handover=self._handover if watch is not None else None,
                 previous_class=watch.previous_class.value if watch and watch.previous_class else None,
                 last_status=watch.last_label if watch is not None else None,
                 url=url,
@@ -209,6 +211,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
             if snapshot is None:
                 return False
             verdict = watch.observe(snapshot)
+        self._handover = snapshot.handover()
         if verdict.outcome is WaitOutcome.RUNNING:
             return False
         event = verdict_event(verdict, session_id, watch.summary(snapshot.view, self._url))

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from airflow_provider_devin.session import MessagePosition, SessionSnapshot
+from airflow_provider_devin.session import UPDATED_AT_RESOLUTION, Handover, MessagePosition, SessionSnapshot
 
 __all__ = ["JOIN_DELAY", "SessionPoller", "open_poll_source", "poller_count"]
 
@@ -40,9 +40,6 @@ JOIN_DELAY = 0.2
 #: Reads of single sessions (messages, sessions missing from a batch) one poller runs at a time,
 #: so a first round over thousands of sessions queues here instead of timing out in the pool.
 MAX_CONCURRENT_READS = 32
-
-#: The resolution of v3 ``updated_at`` (integer epoch seconds).
-UPDATED_AT_RESOLUTION = 1.0
 
 
 class _OwnPoll:
@@ -78,6 +75,11 @@ class Subscription:
 
     :param session_id: The session, as the trigger holds it.
     :param position: Where its conversation reading stands.
+    :param gate: The connection's backoff gate.
+    :param wait_bound: How long one :meth:`next` may take when all is well.
+    :param handover: The observation the worker handed over with ``position``: the first round
+        reads no messages when it shows the same state and the worker's read was settled (a
+        triggerer restart or a mass deferral then costs no read per trigger).
     """
 
     __slots__ = (
@@ -94,7 +96,14 @@ class Subscription:
         "wait_bound",
     )
 
-    def __init__(self, session_id: str, position: MessagePosition, gate: Any = None, wait_bound: float = 0.0) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        position: MessagePosition,
+        gate: Any = None,
+        wait_bound: float = 0.0,
+        handover: Handover | None = None,
+    ) -> None:
         self.session_id = session_id
         self.key = session_id if session_id.startswith("devin-") else f"devin-{session_id}"
         self.position = position
@@ -110,6 +119,15 @@ class Subscription:
         self._seen: tuple[Any, ...] | None = None
         self._seen_since = 0.0
         self._last_sent = 0.0
+        if handover is not None:
+            # The worker saw this state (at or after its updated_at). Settled: as if observed a
+            # full resolution after; otherwise known from now on, so reads sent within the next
+            # second are repeated once, as after any change.
+            self._seen = handover.seen
+            if handover.settled:
+                self._last_sent = UPDATED_AT_RESOLUTION
+            else:
+                self._seen_since = time.monotonic()
 
     def next(self) -> asyncio.Future[SessionSnapshot]:
         """The poller's next observation of the session (bound the wait with ``asyncio.wait_for``).
@@ -189,6 +207,7 @@ class SessionPoller:
         self._urgent_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
         self._task: asyncio.Task[None] | None = None
         self._reading: dict[Subscription, asyncio.Task[None]] = {}
+        self._queued: set[Subscription] = set()  # reading, but still waiting for a slot
         #: Batch requests sent (for tests and benchmarks).
         self.batch_requests = 0
 
@@ -196,6 +215,11 @@ class SessionPoller:
     def subscribers(self) -> int:
         """How many triggers it serves."""
         return len(self._subs)
+
+    @property
+    def reads_in_flight(self) -> int:
+        """Single-session reads running or queued (for benchmarks)."""
+        return len(self._reading)
 
     def add(self, sub: Subscription) -> None:
         """Serve ``sub`` from the next round (a join round, within :data:`JOIN_DELAY`)."""
@@ -285,8 +309,13 @@ class SessionPoller:
         for key in keys:
             body = bodies.get(key)
             for sub in by_key[key]:
-                if sub in self._reading:  # its previous read still runs: it takes the next round
-                    continue
+                running = self._reading.get(sub)
+                if running is not None:
+                    # Its previous read still runs: it takes the next round -- unless that read
+                    # still waits for a slot and the status moved, which is read ahead of it.
+                    if not (sub in self._queued and body is not None and sub.status_changed(body)):
+                        continue
+                    running.cancel()
                 if body is not None and not (decision := sub.wants_messages(body))[0]:
                     try:  # nothing moved: an observation without a request
                         snapshot = await api.read_listed_session(
@@ -306,8 +335,26 @@ class SessionPoller:
                 self._reading[sub] = task
                 task.add_done_callback(functools.partial(self._read_done, sub))
 
-    def _read_done(self, sub: Subscription, _task: asyncio.Task[None]) -> None:
-        self._reading.pop(sub, None)
+    def _read_done(self, sub: Subscription, task: asyncio.Task[None]) -> None:
+        if self._reading.get(sub) is task:
+            del self._reading[sub]
+
+    @asynccontextmanager
+    async def _slot(self, sub: Subscription, urgent: bool) -> AsyncIterator[None]:
+        """One of the poller's read slots (a status change has slots of its own)."""
+        if urgent:
+            async with self._urgent_reads:
+                yield
+            return
+        self._queued.add(sub)
+        try:
+            await self._reads.acquire()
+        finally:
+            self._queued.discard(sub)
+        try:
+            yield
+        finally:
+            self._reads.release()
 
     async def _read(
         self,
@@ -318,16 +365,15 @@ class SessionPoller:
         received: float,
         urgent: bool = False,
     ) -> None:
-        slots = self._urgent_reads if urgent else self._reads
         try:
             if body is None:  # not in the answer: its own GET decides (a 404 is the trigger's not-found)
-                async with slots:
+                async with self._slot(sub, urgent):
                     snapshot = await api.read_session(sub.session_id, sub.position)
                 seen: tuple[Any, ...] = (None, None, None)
             else:
                 read, seen = sub.wants_messages(body)
                 if read:
-                    async with slots:
+                    async with self._slot(sub, urgent):
                         snapshot = await api.read_listed_session(sub.session_id, body, sub.position)
                 else:
                     snapshot = await api.read_listed_session(sub.session_id, body, sub.position, read_messages=False)
@@ -368,7 +414,7 @@ def active_pollers() -> list[SessionPoller]:
 
 @asynccontextmanager
 async def open_poll_source(
-    hook: Any, session_id: str, position: MessagePosition, interval: float
+    hook: Any, session_id: str, position: MessagePosition, interval: float, handover: Handover | None = None
 ) -> AsyncIterator[_OwnPoll | Subscription]:
     """Where one trigger's observations come from, for the whole wait.
 
@@ -384,6 +430,7 @@ async def open_poll_source(
     :param session_id: The session to watch.
     :param position: Where its conversation reading stands.
     :param interval: The trigger's poll interval in seconds.
+    :param handover: The worker's last observation, if it handed one over (v3 only uses it).
     """
     settings = await hook.aget_settings()
     if settings.api_version != "v3":
@@ -401,7 +448,7 @@ async def open_poll_source(
         poller = _pollers[key] = SessionPoller(hook, interval, forget)
     from airflow_provider_devin.hooks._backoff import backoff_gate
 
-    sub = Subscription(session_id, position, backoff_gate(settings), interval + settings.timeout)
+    sub = Subscription(session_id, position, backoff_gate(settings), interval + settings.timeout, handover)
     poller.add(sub)
     try:
         yield sub

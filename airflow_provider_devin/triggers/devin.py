@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_devin.session import MessagePosition
+from airflow_provider_devin.session import Handover, MessagePosition
 from airflow_provider_devin.status import (
     DEFAULT_SUSPEND_STALL_TIMEOUT,
     OnBlocked,
@@ -74,6 +74,9 @@ class DevinSessionTrigger(BaseTrigger):
         something new or was seen working.
     :param position: Where the worker stopped reading the conversation (an encoded
         :class:`~airflow_provider_devin.session.MessagePosition`), so only newer messages are logged.
+    :param handover: The worker's last observation (``SessionSnapshot.handover()``: ``updated_at``,
+        status, detail and when it read the messages): on v3 the first batch poll that shows the
+        same state reads no messages (no read per trigger when a triggerer restarts).
     :param previous_class: The last status class the worker saw (decides v3 ``inactivity``/``exit``).
     :param last_status: The last status the worker logged, so the trigger logs only changes.
     :param url: The session's web page, carried into the event summary.
@@ -101,6 +104,7 @@ class DevinSessionTrigger(BaseTrigger):
         poll_error_window: float | None = None,
         reply_pending: bool = False,
         position: str | None = None,
+        handover: list[Any] | None = None,
         previous_class: str | None = None,
         last_status: str | None = None,
         url: str | None = None,
@@ -124,6 +128,8 @@ class DevinSessionTrigger(BaseTrigger):
         self.poll_error_window = validate_poll_error_window(poll_error_window, max_poll_errors, self.poll_interval)
         self.reply_pending = bool(reply_pending) or reply_after_index is not None
         self.position = position if isinstance(position, str) else None
+        # Anything but what SessionSnapshot.handover() makes is dropped: the first poll reads then.
+        self.handover = list(handover) if handover is not None and Handover.decode(handover) else None
         self.previous_class = previous_class
         self.last_status = last_status
         self.url = url
@@ -146,6 +152,7 @@ class DevinSessionTrigger(BaseTrigger):
                 "poll_error_window": self.poll_error_window,
                 "reply_pending": self.reply_pending,
                 "position": self.position,
+                "handover": self.handover,
                 "previous_class": self.previous_class,
                 "last_status": self.last_status,
                 "url": self.url,
@@ -181,7 +188,8 @@ class DevinSessionTrigger(BaseTrigger):
             # cancellation at triggerer shutdown, error): on v3 a subscription to the connection's
             # shared batch poller, on v1 this trigger's own reads (triggers/_poller.py). Either
             # way every request passes the connection's backoff gate.
-            async with open_poll_source(self._hook(), sid, watch.position, self.poll_interval) as source:
+            handover = Handover.decode(self.handover)
+            async with open_poll_source(self._hook(), sid, watch.position, self.poll_interval, handover) as source:
                 while True:
                     if self.deadline is not None and time.time() >= self.deadline:
                         return make_event(

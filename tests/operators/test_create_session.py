@@ -101,6 +101,30 @@ def test_create_and_wait_returns_the_validated_structured_output(request, run_da
     assert tags[2] == f"airflow:{dag.dag_id}.create"
 
 
+def test_the_deferral_hands_the_trigger_what_the_worker_last_saw(request, run_dag, devin_emulator, api, monkeypatch):
+    from airflow_provider_devin.triggers.devin import DevinSessionTrigger
+
+    handed: list = []
+    original = DevinSessionTrigger.__init__
+
+    def recording(self, **kwargs):
+        handed.append(kwargs.get("handover"))
+        original(self, **kwargs)
+
+    monkeypatch.setattr(DevinSessionTrigger, "__init__", recording)
+    before = time.time()
+    dr = run_dag(make_dag(request, prompt="Work [emulator:scenario=finish]", deferrable=True))
+    assert dr.state == "success"
+    if api.version == "v1":  # the conversation comes inside the v1 session: nothing to skip
+        assert handed[0] is None
+        return
+    updated_at, status, _detail, read_at = handed[0]
+    (session,) = devin_emulator.control.sessions()
+    assert session["session_id"] == result_of(dr)["session_id"]
+    assert status in ("new", "claimed", "running") and isinstance(updated_at, int)
+    assert before <= read_at <= time.time()
+
+
 def test_pull_request_url_is_returned(request, run_dag, devin_emulator):
     dag = make_dag(request, prompt="Open a PR [emulator:scenario=pull_request]", deferrable=False)
     dr = run_dag(dag)

@@ -132,7 +132,7 @@ def test_timeout_fails_the_sensor_and_leaves_the_session_alone(request, run_dag,
     assert not devin_emulator.control.journal(method="DELETE")
 
 
-def test_deferrable_sensor_passes_its_timeout_to_defer(devin_emulator, monkeypatch):
+def test_deferrable_sensor_passes_its_timeout_to_defer(devin_emulator, api, monkeypatch):
     session_id = new_session("working_forever")
     sensor = DevinSessionSensor(task_id="wait", session_id=session_id, timeout=123, deferrable=True)
     captured = {}
@@ -153,6 +153,12 @@ def test_deferrable_sensor_passes_its_timeout_to_defer(devin_emulator, monkeypat
     _, kwargs = captured["trigger"].serialize()
     assert kwargs["session_id"] == session_id
     assert kwargs["terminate_on_kill"] is False
+    # What the poke saw goes along, so the trigger's first batch poll can skip a messages read.
+    if api.version == "v3":
+        updated_at, status, _detail, read_at = kwargs["handover"]
+        assert isinstance(updated_at, int) and status in ("new", "claimed", "running") and read_at > updated_at - 5
+    else:
+        assert kwargs["handover"] is None
 
 
 def test_transient_poll_errors_do_not_fail_a_poking_sensor(request, run_dag, devin_emulator, api, monkeypatch):

@@ -28,6 +28,7 @@ ALLOWED_KWARGS = {
     "acu_budget",
     "reply_pending",
     "position",
+    "handover",
     "previous_class",
     "last_status",
     "url",

@@ -14,7 +14,9 @@ import pytest
 from test_devin_trigger import capture_log, collect, create_session, make_trigger
 
 from airflow_provider_devin.hooks._async import open_client_count
-from airflow_provider_devin.session import MessagePosition
+from airflow_provider_devin.hooks.devin import DevinHook
+from airflow_provider_devin.session import Handover, MessagePosition
+from airflow_provider_devin.triggers import _poller
 from airflow_provider_devin.triggers._poller import Subscription, active_pollers, poller_count
 
 V3 = pytest.mark.parametrize("devin_api_version", ["v3"])
@@ -232,3 +234,112 @@ def test_an_unchanged_updated_at_is_read_again_only_within_its_second():
     assert not sub.status_changed({**body, "updated_at": 101})
     assert sub.status_changed({**body, "status_detail": "finished"})
     assert not Subscription("devin-2", MessagePosition()).status_changed(body)  # first sight
+
+
+def message_reads(control, api, sid: str, since: float) -> list[dict]:
+    """The journal's messages reads of ``sid`` after ``since`` (monotonic)."""
+    return [e for e in control.journal(method="GET", path=api.message(sid)) if e["monotonic"] >= since]
+
+
+def worker_handover(sid: str, *, settled: bool) -> tuple[str | None, list]:
+    """What an operator hands its trigger after reading ``sid`` (position, observation).
+
+    Unsettled: as if the worker had read the messages within ``updated_at``'s second.
+    """
+    snapshot = DevinHook().read_session(sid)
+    handover = snapshot.handover()
+    assert handover is not None and isinstance(handover[0], int)
+    if not settled:
+        handover[3] = handover[0] + 0.5
+    assert Handover.decode(handover).settled is settled
+    return snapshot.position.encode(), handover
+
+
+def test_a_handover_is_settled_only_when_the_messages_were_read_a_second_after_updated_at():
+    assert Handover.decode([100, "running", "working", 101.0]) == Handover((100, "running", "working"), True)
+    assert Handover.decode([100, "running", "working", 100.9]).settled is False
+    # What the contract does not promise is read again, never trusted: an ISO updated_at, no read time.
+    assert Handover.decode(["2026-12-01T10:00:00Z", "running", None, 2e9]).settled is False
+    assert Handover.decode([100, "running", None, None]).settled is False
+    assert Handover.decode([True, "running", None, 200.0]).settled is False
+    for unreadable in (None, "100|running", [100, "running"], {"updated_at": 100}):
+        assert Handover.decode(unreadable) is None
+
+
+@V3
+async def test_a_settled_handover_reads_no_messages_until_the_session_changes(devin_emulator, api):
+    devin_emulator.control.set_speed(0.001)  # the session changes only when the test says so
+    sid = create_session("working_forever")
+    await asyncio.sleep(1.1)  # the worker's read comes a full second after updated_at
+    position, handover = worker_handover(sid, settled=True)
+    started = time.monotonic()
+    trigger = make_trigger(session_id=sid, poll_interval=0.2, position=position, handover=handover)
+    trigger = make_trigger(**{**trigger.serialize()[1], "deadline": time.time() + 1.5})  # as a triggerer rebuilds it
+    (event,) = await collect(trigger)
+    assert event.payload["status"] == "timeout"
+    polls = batch_polls(devin_emulator.control, api, started)
+    reads = [
+        e for e in devin_emulator.control.journal(method="GET", path=api.message(sid)) if e["monotonic"] >= started
+    ]
+    assert len(polls) >= 5 and reads == []
+
+
+@V3
+async def test_an_unsettled_or_outdated_handover_reads_the_messages(devin_emulator, api):
+    devin_emulator.control.set_speed(0.001)
+    moved = create_session("working_forever")
+    await asyncio.sleep(1.1)
+    moved_position, moved_handover = worker_handover(moved, settled=True)
+    unsettled = create_session("working_forever")
+    position, handover = worker_handover(unsettled, settled=False)
+    moved_handover[0] -= 5  # the worker saw an older updated_at: something happened since
+    started = time.monotonic()
+    deadline = time.time() + 1.5
+    await run_all(
+        [
+            make_trigger(
+                session_id=unsettled, poll_interval=0.2, deadline=deadline, position=position, handover=handover
+            ),
+            make_trigger(
+                session_id=moved, poll_interval=0.2, deadline=deadline, position=moved_position, handover=moved_handover
+            ),
+        ]
+    )
+    for sid in (unsettled, moved):
+        reads = [
+            e for e in devin_emulator.control.journal(method="GET", path=api.message(sid)) if e["monotonic"] >= started
+        ]
+        assert 1 <= len(reads) <= 7, sid  # within the first second, then no more
+
+
+@V3
+async def test_a_status_change_is_read_ahead_of_reads_still_waiting_for_a_slot(devin_emulator, api, monkeypatch):
+    monkeypatch.setattr(_poller, "MAX_CONCURRENT_READS", 1)
+    devin_emulator.control.set_speed(0.001)
+    slow, queued = create_session("working_forever"), create_session("working_forever")
+    handovers = {sid: worker_handover(sid, settled=False) for sid in (slow, queued)}
+    # The slow session's start-up read takes the only slot and is held 6 s; the other one's queues.
+    devin_emulator.control.inject_fault("GET", api.message(slow), delay=6, times=1)
+    deadline = time.time() + 10
+
+    def wait_on(sid):
+        position, handover = handovers[sid]
+        trigger = make_trigger(
+            session_id=sid, poll_interval=0.2, deadline=deadline, position=position, handover=handover
+        )
+        return asyncio.ensure_future(collect(trigger))
+
+    slow_wait = wait_on(slow)
+    await asyncio.sleep(0.6)
+    assert devin_emulator.control.faults() == []  # the held read is under way
+    queued_wait = wait_on(queued)
+    await asyncio.sleep(0.6)
+    devin_emulator.control.set_status(queued, "finished")
+    changed = time.monotonic()
+    done, _ = await asyncio.wait({queued_wait}, timeout=8)
+    assert done, "the finished session waited behind the held read"
+    (event,) = queued_wait.result()
+    assert event.payload["status"] == "success"
+    assert time.monotonic() - changed < 3.5  # the held read is answered only ~4.8 s after the change
+    (other,) = await slow_wait
+    assert other.payload["status"] == "timeout"
