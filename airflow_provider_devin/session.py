@@ -259,6 +259,9 @@ class Handover:
     written in the same second as unread-free; it is then logged at the session's next change
     (nothing is lost: the position still precedes it), and the end of a wait always reads the
     messages, since the status moves.
+
+    :param seen: ``(updated_at, status, status_detail)`` as the worker saw them.
+    :param settled: the worker read the messages a full resolution after that ``updated_at``.
     """
 
     seen: tuple[Any, Any, Any]
@@ -266,7 +269,11 @@ class Handover:
 
     @classmethod
     def decode(cls, value: Any) -> Handover | None:
-        """``None`` for anything but what :meth:`SessionSnapshot.handover` returned."""
+        """The handover in trigger kwargs; ``None`` for anything but what
+        :meth:`SessionSnapshot.handover` returned.
+
+        :param value: the ``handover`` trigger kwarg.
+        """
         if not isinstance(value, list | tuple) or len(value) != 4:
             return None
         updated_at, status, detail, read_at = value
