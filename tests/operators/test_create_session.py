@@ -237,6 +237,10 @@ def test_unknown_and_null_statuses_count_as_running_and_warn_once(
     request, run_dag, devin_emulator, capfd, scenarios, deferrable, devin_api_version
 ):
     scenario = scenarios[devin_api_version]
+    # The unknown value holds from 20 to 40 emulated seconds: at 15x that is 1.3-2.7 s after the create, so the
+    # trigger sees it even when the deferral hand-off is slow (at the default 60x it lasted 0.33 s,
+    # and a loaded CI machine took 1.1 s from the create to the trigger's first poll).
+    devin_emulator.control.set_speed(15)
     dag = make_dag(request, prompt=f"Work [emulator:scenario={scenario}]", deferrable=deferrable)
     dr = run_dag(dag)
     assert dr.state == "success"
