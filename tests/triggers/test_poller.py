@@ -165,12 +165,15 @@ async def test_more_than_200_sessions_go_in_requests_of_200(devin_emulator, api)
 @V3
 async def test_a_session_missing_from_the_list_is_read_on_its_own_and_404_is_not_found(devin_emulator, api):
     started = time.monotonic()
-    (event,) = await collect(make_trigger(session_id="devin-doesnotexist"))
+    # A 1 s interval: the 404 ends the wait before a second round could read the session again.
+    (event,) = await collect(make_trigger(session_id="devin-doesnotexist", poll_interval=1.0))
     assert event.payload["status"] == "error"
     assert time.monotonic() - started < 10
     (own,) = devin_emulator.control.journal(method="GET", path=api.session("devin-doesnotexist"))
     assert own["status"] == 404
-    assert batch_polls(devin_emulator.control, api) == [["devin-doesnotexist"]]
+    # Usually one round; on a loaded machine a join round may repeat it while the read runs.
+    polls = batch_polls(devin_emulator.control, api)
+    assert polls and all(ids == ["devin-doesnotexist"] for ids in polls), polls
 
 
 @pytest.mark.parametrize("devin_api_version", ["v1"])
