@@ -459,12 +459,13 @@ def resume(
     _record_round(context, op.task_id, entry)
     op.log.info("Round %d answered by %s: %s%s", round_number, by, choice, f": {reply[:300]}" if reply else "")
     if choice == FAIL:
-        detail = f"{by} chose {FAIL!r} for Devin session {session_id} (round {round_number})."
         if entry["timed_out"]:
             detail = (
                 f"No one answered Devin session {session_id}'s question (round {round_number}) within "
                 f"hitl_timeout={_settings(op).timeout:.0f}s; hitl_timeout_default={FAIL!r} fails the task."
             )
+        else:
+            detail = f"{by} chose {FAIL!r} for Devin session {session_id} (round {round_number})."
         if _settings(op).terminate_on_fail:
             detail = f"{detail} {op._terminate(session_id, 'a person chose Fail')} (terminate_on_fail=True)."
         raise AirflowFailException(f"{detail} Not retried: clear the task to run it again.")

@@ -157,7 +157,7 @@ class DevinSessionSensor(DevinHookMixin, BaseSensorOperator):
                 terminate_on_kill=False,
                 poll_error_window=self.poll_error_window,
                 position=watch.position.encode() if watch is not None else None,
-                handover=self._handover if watch is not None else None,
+                handover=self._handover,
                 previous_class=watch.previous_class.value if watch and watch.previous_class else None,
                 last_status=watch.last_label if watch is not None else None,
                 url=url,

@@ -129,7 +129,8 @@ class DevinSessionTrigger(BaseTrigger):
         self.reply_pending = bool(reply_pending) or reply_after_index is not None
         self.position = position if isinstance(position, str) else None
         # Anything but what SessionSnapshot.handover() makes is dropped: the first poll reads then.
-        self.handover = list(handover) if handover is not None and Handover.decode(handover) else None
+        self._handover = Handover.decode(handover)
+        self.handover = list(handover) if handover is not None and self._handover is not None else None
         self.previous_class = previous_class
         self.last_status = last_status
         self.url = url
@@ -188,8 +189,8 @@ class DevinSessionTrigger(BaseTrigger):
             # cancellation at triggerer shutdown, error): on v3 a subscription to the connection's
             # shared batch poller, on v1 this trigger's own reads (triggers/_poller.py). Either
             # way every request passes the connection's backoff gate.
-            handover = Handover.decode(self.handover)
-            async with open_poll_source(self._hook(), sid, watch.position, self.poll_interval, handover) as source:
+            source_cm = open_poll_source(self._hook(), sid, watch.position, self.poll_interval, self._handover)
+            async with source_cm as source:
                 while True:
                     if self.deadline is not None and time.time() >= self.deadline:
                         return make_event(
